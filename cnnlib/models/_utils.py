@@ -1,0 +1,72 @@
+"""Helpers shared by every model family: input checks and torchvision weight loading."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+
+def check_input(x: Any, *, model: str, in_channels: int = 3, min_size: int = 1) -> None:
+    """Raise ``ValueError`` naming the expected shape unless ``x`` is a valid image batch.
+
+    Checked before the first layer, so a bad input never ends in a deep ``RuntimeError`` from
+    inside torch.
+    """
+    expected = f"a 4-d tensor (N, {in_channels}, H, W) with H, W >= {min_size}"
+    if not isinstance(x, torch.Tensor):
+        raise ValueError(f"{model} expects {expected}; got {type(x).__name__}")
+    if x.dim() != 4:
+        raise ValueError(f"{model} expects {expected}; got a {x.dim()}-d tensor {tuple(x.shape)}")
+    if x.shape[1] != in_channels:
+        raise ValueError(
+            f"{model} expects {expected}; got {x.shape[1]} channels in {tuple(x.shape)}"
+        )
+    if x.shape[2] < min_size or x.shape[3] < min_size:
+        raise ValueError(
+            f"{model} expects {expected}; got an image of {x.shape[2]}x{x.shape[3]}, "
+            f"too small for this architecture"
+        )
+
+
+def overwrite_named_param(kwargs: dict[str, Any], param: str, new_value: Any) -> None:
+    """Set ``kwargs[param]`` or fail if the caller asked for a value the weights cannot have."""
+    if param in kwargs and kwargs[param] != new_value:
+        raise ValueError(
+            f"The weights require {param}={new_value!r}, but {param}={kwargs[param]!r} was given"
+        )
+    kwargs[param] = new_value
+
+
+def resolve_weights(arch: str, weights: Any):
+    """Turn ``weights`` (an enum member, a name such as ``"DEFAULT"``/``"IMAGENET1K_V1"``, or
+    ``None``) into torchvision's weight enum member for the architecture ``arch``."""
+    if weights is None:
+        return None
+    from torchvision.models import get_model_weights
+
+    enum = get_model_weights(arch)
+    if isinstance(weights, str):
+        try:
+            return enum[weights]
+        except KeyError:
+            known = ", ".join(["DEFAULT", *enum.__members__])
+            raise ValueError(
+                f"Unknown weights {weights!r} for {arch}; expected one of: {known}"
+            ) from None
+    return enum.verify(weights)
+
+
+def load_weights(model: nn.Module, weights: Any, *, progress: bool = True) -> None:
+    """Load torchvision's published weights into ``model``, with a clear error when offline."""
+    try:
+        state_dict = weights.get_state_dict(progress=progress, check_hash=True)
+    except OSError as err:  # URLError, socket errors and HTTP errors are all OSErrors
+        raise RuntimeError(
+            f"Could not download the torchvision weights {weights} from {weights.url} ({err}). "
+            "This needs internet access (it works on Colab). Offline, copy the file "
+            f"{weights.url.rsplit('/', 1)[-1]} into {torch.hub.get_dir()}/checkpoints/ "
+            "or create the model with weights=None."
+        ) from err
+    model.load_state_dict(state_dict)
