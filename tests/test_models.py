@@ -42,6 +42,7 @@ PAPER_NAMES = [
     "resnet152_paper",
 ]
 CIFAR_NAMES = [f"{kind}{d}" for kind in ("resnet", "plain") for d in (20, 32, 44, 56, 110)]
+TEACHING_NAMES = ["alexnet_cifar", "zfnet_cifar"]
 
 
 def n_params(model: nn.Module) -> int:
@@ -52,7 +53,9 @@ def n_params(model: nn.Module) -> int:
 
 
 def test_registry_lists_every_model_of_the_book():
-    assert set(M.list_models()) == set(TORCHVISION_NAMES + PAPER_NAMES + CIFAR_NAMES)
+    assert set(M.list_models()) == set(
+        TORCHVISION_NAMES + PAPER_NAMES + CIFAR_NAMES + TEACHING_NAMES
+    )
     assert M.list_models() == sorted(M.list_models())
 
 
@@ -309,7 +312,12 @@ def test_inception_modules_output_channels_and_shapes():
     )  # fmt: skip
     # The stride-1 3x3 max-pool keeps the size with padding 1 (the source note says 2).
     assert naive.branch4.padding == 1
-    assert nn.MaxPool2d(3, 1, padding=2)(x).shape[-1] == 30
+    # With padding 2 it would grow by 2 (PyTorch refuses padding > kernel // 2 outright, so pad
+    # by hand with -inf, which max-pooling never picks).
+    padded = torch.nn.functional.pad(x, (2, 2, 2, 2), value=float("-inf"))
+    assert nn.MaxPool2d(3, 1)(padded).shape[-2:] == (30, 30)
+    with pytest.raises(RuntimeError, match="pad should be at most half"):
+        nn.MaxPool2d(3, 1, padding=2)(x)
 
 
 def test_resnet_paper_puts_the_stride_in_the_first_1x1():
@@ -377,7 +385,9 @@ def test_plain_block_is_the_residual_branch_alone():
 # --- bad input -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", TORCHVISION_NAMES + PAPER_NAMES + ["resnet20", "plain20"])
+@pytest.mark.parametrize(
+    "name", TORCHVISION_NAMES + PAPER_NAMES + TEACHING_NAMES + ["resnet20", "plain20"]
+)
 def test_bad_input_raises_value_error_naming_the_shape(name):
     model = M.create(name)
     lo = model.min_input_size
@@ -394,3 +404,32 @@ def test_bad_input_raises_value_error_naming_the_shape(name):
     with torch.no_grad():
         out = model.eval()(torch.zeros(1, 3, lo, lo))
     assert out.shape[0] == 1
+
+
+# --- CIFAR-scale teaching versions of AlexNet and ZFNet ---------------------------------------
+
+
+def test_cifar_alexnet_and_zfnet_first_layers_and_sizes():
+    alex, zf = M.create("alexnet_cifar"), M.create("zfnet_cifar")
+    a_convs = [m for m in alex.features if isinstance(m, nn.Conv2d)]
+    z_convs = [m for m in zf.features if isinstance(m, nn.Conv2d)]
+    assert (a_convs[0].kernel_size, a_convs[0].stride) == ((5, 5), (2, 2))
+    assert (z_convs[0].kernel_size, z_convs[0].stride) == ((3, 3), (1, 1))
+    assert z_convs[1].stride == (2, 2) and a_convs[1].stride == (1, 1)
+    assert _shapes_after(alex, [a_convs[0], a_convs[4]], 32) == [(32, 16, 16), (64, 4, 4)]
+    assert _shapes_after(zf, [z_convs[0], z_convs[4]], 32) == [(32, 32, 32), (64, 4, 4)]
+    with torch.no_grad():
+        assert alex.eval()(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+
+
+def test_cifar_alexnet_options():
+    tanh = M.create("alexnet_cifar", activation="tanh", dropout=0.0, lrn=True)
+    assert sum(isinstance(m, nn.Tanh) for m in tanh.modules()) == 7
+    assert not any(isinstance(m, nn.ReLU) for m in tanh.modules())
+    assert sum(isinstance(m, nn.LocalResponseNorm) for m in tanh.modules()) == 2
+    assert all(m.p == 0.0 for m in tanh.modules() if isinstance(m, nn.Dropout))
+    # the activation has no parameters: the same weights fit both versions
+    relu = M.create("alexnet_cifar")
+    relu.load_state_dict(M.create("alexnet_cifar", activation="tanh").state_dict(), strict=True)
+    with pytest.raises(ValueError, match="activation must be one of"):
+        M.create("alexnet_cifar", activation="gelu")

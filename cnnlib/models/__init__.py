@@ -7,7 +7,8 @@ Three kinds (see each file for the departures from the paper, named where they h
 * paper-faithful twins where torchvision departs from the paper (``*_paper``, ``zfnet``,
   ``vgg11_lrn``, ``vgg16_c``);
 * the CIFAR-10 networks of the ResNet paper, section 4.2 (``resnet20`` ... and their ``plain``
-  twins).
+  twins), and small CIFAR-scale teaching versions of AlexNet and ZFNet (``alexnet_cifar``,
+  ``zfnet_cifar``).
 """
 
 from __future__ import annotations
@@ -47,8 +48,9 @@ def create(name: str, **kwargs) -> nn.Module:
     return builder(**kwargs)
 
 
-from cnnlib.models import alexnet, googlenet, resnet, vgg, zfnet  # noqa: E402,F401,I001
+from cnnlib.models import alexnet, cifar, googlenet, resnet, vgg, zfnet  # noqa: E402,F401,I001
 from cnnlib.models.alexnet import AlexNet, AlexNetPaper  # noqa: E402
+from cnnlib.models.cifar import AlexNetCifar  # noqa: E402
 from cnnlib.models.googlenet import (  # noqa: E402
     GoogLeNet,
     GoogLeNetPaper,
@@ -73,6 +75,7 @@ __all__ = [
     *_MODELS,
     "AlexNet",
     "AlexNetPaper",
+    "AlexNetCifar",
     "BasicBlock",
     "Bottleneck",
     "CifarResNet",

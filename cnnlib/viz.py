@@ -1,0 +1,459 @@
+"""Every plot the book draws, in one style.
+
+Functions return the matplotlib ``Figure`` they draw (and never call ``plt.show()``), so a test can
+inspect them; in a notebook assign the result (``fig = plot_...()``) and the inline backend shows
+the figure once, as a PNG. Every function draws inside :func:`book_style`; :func:`use_style` makes
+the same style global for your own plots.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+
+# The book's palette (colour-blind safe, from Okabe & Ito), used in this order by every plot.
+PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
+
+STYLE = {
+    "figure.figsize": (7.0, 4.0),
+    "figure.dpi": 100,
+    "savefig.dpi": 100,
+    "savefig.bbox": "tight",
+    "font.size": 10,
+    "axes.titlesize": 11,
+    "axes.labelsize": 10,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.prop_cycle": mpl.cycler(color=PALETTE),
+    "legend.frameon": False,
+    "svg.hashsalt": "cnnlib",
+}
+
+
+def use_style() -> None:
+    """Apply the book's matplotlib style globally (idempotent)."""
+    mpl.rcParams.update(STYLE)
+
+
+@contextmanager
+def book_style():
+    """Draw the figures made inside in the book's style: ``with book_style(): fig, ax = ...``.
+
+    Use it instead of a bare ``matplotlib.rc_context(STYLE)``: a notebook's inline backend loads
+    on the first figure and turns interactive mode on, and a bare ``rc_context`` would undo that on
+    exit, so later figures would not be shown.
+    """
+    with mpl.rc_context(STYLE):
+        yield
+        interactive = mpl.is_interactive()
+    mpl.interactive(interactive)
+
+
+# --- Chapter 1: the ILSVRC winners -------------------------------------------------------------
+
+
+def _ilsvrc_defaults(results, human_error):
+    from cnnlib import history
+
+    results = history.RESULTS if results is None else results
+    human_error = history.HUMAN_TOP5_ERROR if human_error is None else human_error
+    return results, human_error
+
+
+def plot_ilsvrc_winners(results=None, human_error=None, ax=None):
+    """Top-5 error of the ILSVRC classification entries by year, as bars annotated with depth.
+
+    ``results`` defaults to :data:`cnnlib.history.RESULTS` (winners and the 2014 runner-up, VGG);
+    ``human_error`` to :data:`cnnlib.history.HUMAN_TOP5_ERROR`. Shallow (hand-crafted feature)
+    entries are grey, deep networks blue, runner-ups hatched; the 2012 turning point is marked.
+    Returns the ``Figure``.
+    """
+    from cnnlib.history import depth_label
+
+    results, human_error = _ilsvrc_defaults(results, human_error)
+    # one bar per entry, in time order; within a year the higher error first (a falling staircase)
+    entries = sorted(results, key=lambda r: (r.year, -r.top5_error))
+    with book_style():
+        if ax is None:
+            fig, ax = plt.subplots(figsize=(8.0, 4.6))
+        else:
+            fig = ax.figure
+        xs = range(len(entries))
+        colours = [
+            "#999999" if r.shallow else (PALETTE[1] if r.year == 2012 else PALETTE[0])
+            for r in entries
+        ]
+        bars = ax.bar(xs, [r.top5_error for r in entries], color=colours, width=0.7, zorder=2)
+        for bar, r in zip(bars, entries, strict=True):
+            if r.place != 1:
+                bar.set_hatch("//")
+                bar.set_alpha(0.6)
+            ax.annotate(
+                f"{r.top5_error:g}%\n{depth_label(r)}",
+                (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                xytext=(0, 3),
+                textcoords="offset points",
+                ha="center",
+                va="bottom",
+                fontsize=8,
+                zorder=4,
+                bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 0.5},
+            )
+        labels = [
+            f"{r.year}\n{r.label.replace('-', '-' + chr(10)) if len(r.label) > 10 else r.label}"
+            + ("\n(2nd)" if r.place != 1 else "")
+            for r in entries
+        ]
+        ax.set_xticks(list(xs), labels, fontsize=8)
+        ax.axhline(human_error, color=PALETTE[3], linestyle="--", linewidth=1.2, zorder=3)
+        from matplotlib.patches import Patch
+
+        handles = [
+            Patch(color="#999999", label="hand-crafted features + SVM"),
+            Patch(color=PALETTE[0], label="deep CNN"),
+            Patch(facecolor=PALETTE[0], alpha=0.6, hatch="//", label="runner-up"),
+            mpl.lines.Line2D([], [], color=PALETTE[3], ls="--", label=f"human ({human_error:g}%)"),
+        ]
+        ax.legend(handles=handles, loc="upper right", fontsize=8)
+        # the turning point: the first deep CNN
+        first_deep = next((i for i, r in enumerate(entries) if not r.shallow), None)
+        if first_deep is not None and first_deep > 0:
+            ax.axvline(first_deep - 0.5, color="#555555", linewidth=1, linestyle=":", zorder=1)
+            before, after = entries[first_deep - 1], entries[first_deep]
+            ax.annotate(
+                f"{after.year}: the first deep CNN wins\n"
+                f"{before.top5_error:g}% \u2192 {after.top5_error:g}%",
+                xy=(first_deep - 0.5, after.top5_error + 8),
+                xytext=(8, 0),
+                textcoords="offset points",
+                fontsize=8,
+                color="#333333",
+                va="center",
+            )
+        ax.set_ylabel("top-5 error on the ILSVRC test set (%)")
+        ax.set_ylim(0, max(r.top5_error for r in entries) * 1.22)
+        ax.grid(axis="x", visible=False)
+        ax.set_title("ILSVRC image classification: winners by year (bars) and network depth")
+    return fig
+
+
+def plot_depth_vs_error(results=None, human_error=None, ax=None):
+    """Top-5 error against network depth (weight layers, log scale) for entries of known depth.
+
+    Entries without a single depth (the shallow 2010/2011 systems and the 2016/2017 ensembles of
+    different networks) are left out. Returns the ``Figure``.
+    """
+    results, human_error = _ilsvrc_defaults(results, human_error)
+    points = sorted((r for r in results if r.depth is not None), key=lambda r: (r.depth, r.year))
+    with book_style():
+        if ax is None:
+            fig, ax = plt.subplots(figsize=(6.0, 4.0))
+        else:
+            fig = ax.figure
+        for r in points:
+            ax.scatter(
+                r.depth,
+                r.top5_error,
+                s=45,
+                color=PALETTE[0] if r.place == 1 else "white",
+                edgecolor=PALETTE[0],
+                zorder=3,
+            )
+            ax.annotate(
+                f"{r.label} ({r.year}, {r.depth})",
+                (r.depth, r.top5_error),
+                xytext=(6, 4),
+                textcoords="offset points",
+                fontsize=8,
+            )
+        ax.axhline(human_error, color=PALETTE[3], linestyle="--", linewidth=1.2)
+        ax.text(
+            points[0].depth if points else 1,
+            human_error - 0.4,
+            f"human: {human_error:g}%",
+            color=PALETTE[3],
+            va="top",
+            fontsize=8,
+        )
+        ax.set_xscale("log")
+        depths = [r.depth for r in points] or [8, 152]
+        ticks = [2**k for k in range(2, 10) if min(depths) / 2 <= 2**k <= max(depths) * 2]
+        ax.set_xticks(ticks, [str(t) for t in ticks])
+        ax.minorticks_off()
+        ax.set_xlim(min(depths) / 1.4, max(depths) * 2.2)
+        ax.set_ylim(0, max((r.top5_error for r in points), default=10) * 1.15)
+        ax.set_xlabel("depth (weight layers, log scale)")
+        ax.set_ylabel("top-5 error (%)")
+        ax.set_title("Deeper networks, lower error (ILSVRC entries of known depth)")
+    return fig
+
+
+# --- Training curves (cnnlib.train) ------------------------------------------------------------
+
+
+def _history_runs(runs) -> dict[str, list[dict]]:
+    """``{label: records}`` from one history or several (see :func:`plot_history`)."""
+    import json
+    from pathlib import Path
+
+    def records(h) -> list[dict]:
+        if isinstance(h, (str, Path)):
+            path = Path(h)
+            path = path / "history.json" if path.is_dir() else path
+            return json.loads(path.read_text())
+        return list(h)
+
+    def is_single(h) -> bool:
+        return isinstance(h, (str, Path)) or (
+            isinstance(h, (list, tuple)) and (not h or isinstance(h[0], dict))
+        )
+
+    if isinstance(runs, dict):
+        return {str(label): records(h) for label, h in runs.items()}
+    if is_single(runs):
+        label = getattr(runs, "run", {}).get("model") or (
+            Path(runs).name if isinstance(runs, (str, Path)) else "run"
+        )
+        return {label: records(runs)}
+    return {
+        getattr(h, "run", {}).get("model") or f"run {i + 1}": records(h) for i, h in enumerate(runs)
+    }
+
+
+def plot_history(runs, *, error: bool = False, title: str | None = None, axes=None):
+    """Loss (left) and accuracy or error (right) per epoch of one or several training runs.
+
+    ``runs`` is a :class:`cnnlib.train.History` (or list of per-epoch dicts), a path to a
+    ``history.json`` or to a run directory, or several of these as a list or as a dict
+    ``{label: history}`` for comparisons (one colour per run). Training curves are dashed,
+    validation curves solid. ``error=True`` plots error (%) instead of accuracy (%), as the ResNet
+    paper's figures do. Returns the ``Figure``.
+    """
+    data = _history_runs(runs)
+    if not data or not any(data.values()):
+        raise ValueError("plot_history: no epochs to plot")
+    with book_style():
+        if axes is None:
+            fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(9.0, 3.6))
+        else:
+            ax_loss, ax_acc = axes
+            fig = ax_loss.figure
+        for i, (label, recs) in enumerate(data.items()):
+            colour = PALETTE[i % len(PALETTE)]
+            epochs = [r["epoch"] for r in recs]
+            for key, style, part in (("train", "--", "train"), ("val", "-", "test")):
+                loss = [r.get(f"{key}_loss") for r in recs]
+                acc = [r.get(f"{key}_acc") for r in recs]
+                if all(v is None for v in loss):
+                    continue
+                name = f"{label} ({part})" if len(data) > 1 else part
+                ax_loss.plot(epochs, loss, style, color=colour, label=name, marker=".")
+                values = [None if a is None else 100 * (1 - a if error else a) for a in acc]
+                ax_acc.plot(epochs, values, style, color=colour, label=name, marker=".")
+        ax_loss.set_xlabel("epoch")
+        ax_loss.set_ylabel("cross-entropy loss")
+        ax_acc.set_xlabel("epoch")
+        ax_acc.set_ylabel("top-1 error (%)" if error else "top-1 accuracy (%)")
+        for ax in (ax_loss, ax_acc):
+            ax.xaxis.get_major_locator().set_params(integer=True)
+        ax_acc.legend(fontsize=8)
+        if title:
+            fig.suptitle(title)
+        fig.tight_layout()
+    return fig
+
+
+# --- ZFNet chapter: looking inside a CNN (cnnlib.visualize) -------------------------------------
+
+
+def _display_image(image, normalized: bool = True, mean=None, std=None):
+    """(H, W, 3) numpy array in [0, 1] from a (C, H, W) tensor (normalised unless told not)."""
+    from cnnlib.visualize import IMAGENET_MEAN, IMAGENET_STD, denormalize
+
+    image = image.detach().cpu().float()
+    if image.dim() == 4 and image.shape[0] == 1:
+        image = image[0]
+    if image.dim() != 3:
+        raise ValueError(f"expected one image (C, H, W); got shape {tuple(image.shape)}")
+    if normalized:
+        mean = IMAGENET_MEAN if mean is None else mean
+        std = IMAGENET_STD if std is None else std
+        image = denormalize(image, mean, std)
+    image = image.clamp(0, 1)
+    if image.shape[0] == 1:
+        image = image.expand(3, -1, -1)
+    return image.permute(1, 2, 0).numpy()
+
+
+def _image_axes(ax) -> None:
+    """An axis for an image: no ticks, no grid, no spines (labels still show)."""
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.grid(False)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+
+
+def plot_filters(weights, ncols: int | None = None, ax=None, title: str | None = None):
+    """First-layer filters as a grid of small images, each rescaled to [0, 1] on its own (see
+    :func:`cnnlib.visualize.filter_grid`); RGB for 3-channel filters, grey for 1-channel ones.
+
+    ``weights`` is (out, 1 or 3, k, k), e.g. :func:`cnnlib.visualize.first_layer_filters`. Pass
+    ``ax`` to draw into an existing axis (two models side by side). Returns the ``Figure``.
+    """
+    from cnnlib.visualize import filter_grid
+
+    grid = filter_grid(weights, ncols=ncols)
+    n, c, kh, kw = weights.shape
+    with book_style():
+        if ax is None:
+            aspect = grid.shape[2] / grid.shape[1]
+            fig, ax = plt.subplots(figsize=(min(9.0, 2.0 + 2.4 * aspect), 2.4 + 0.2))
+        else:
+            fig = ax.figure
+        if c == 3:
+            ax.imshow(grid.permute(1, 2, 0).numpy(), interpolation="nearest")
+        else:
+            ax.imshow(grid[0].numpy(), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        _image_axes(ax)
+        ax.set_title(title if title is not None else f"{n} filters of {c}x{kh}x{kw}")
+    return fig
+
+
+def plot_feature_maps(maps, n: int = 8, index: int = 0, cmap: str = "viridis"):
+    """The ``n`` strongest channels (largest maximum) of each layer's maps for image ``index``.
+
+    ``maps`` is ``{layer: (N, C, H, W)}`` as returned by :func:`cnnlib.visualize.feature_maps`;
+    one row per layer, each map with its own colour scale, titled by its channel. Returns the
+    ``Figure`` (``len(maps) * n`` axes; unused cells of layers with fewer channels stay blank).
+    """
+    if not maps:
+        raise ValueError("plot_feature_maps: no maps")
+    for name, m in maps.items():
+        if m.dim() != 4:
+            raise ValueError(
+                f"plot_feature_maps needs (N, C, H, W) maps; {name!r} is {tuple(m.shape)}"
+            )
+    with book_style():
+        fig, axes = plt.subplots(
+            len(maps), n, figsize=(1.25 * n + 0.6, 1.45 * len(maps)), squeeze=False
+        )
+        for row, (name, m) in zip(axes, maps.items(), strict=True):
+            sample = m[index].detach().cpu().float()
+            strength = sample.flatten(1).max(dim=1).values
+            order = strength.argsort(descending=True)[:n].tolist()
+            for k, ax in enumerate(row):
+                _image_axes(ax)
+                if k < len(order):
+                    ax.imshow(sample[order[k]].numpy(), cmap=cmap, interpolation="nearest")
+                    ax.set_title(f"ch {order[k]}", fontsize=8)
+            row[0].set_ylabel(f"{name}\n{tuple(m.shape[1:])}", fontsize=8)
+        fig.tight_layout()
+    return fig
+
+
+def plot_reconstructions(
+    images, reconstructions, titles=None, normalized: bool = True, mean=None, std=None
+):
+    """Input images next to their reconstructions (deconvnet, guided backprop, gradient).
+
+    ``images`` is (N, C, H, W), normalised (ImageNet statistics unless ``mean``/``std`` are
+    given; ``normalized=False`` for images in [0, 1]); ``reconstructions`` one tensor of the same
+    shape or ``{column title: tensor}``, each shown with
+    :func:`cnnlib.visualize.gradient_to_image` (grey is zero). ``titles`` labels the rows.
+    Returns the ``Figure`` (N rows, 1 + number of reconstructions columns).
+    """
+    from cnnlib.visualize import gradient_to_image
+
+    if not isinstance(reconstructions, dict):
+        reconstructions = {"reconstruction": reconstructions}
+    images = images if images.dim() == 4 else images.unsqueeze(0)
+    n = images.shape[0]
+    with book_style():
+        ncols = 1 + len(reconstructions)
+        fig, axes = plt.subplots(n, ncols, figsize=(2.2 * ncols, 2.2 * n), squeeze=False)
+        for i in range(n):
+            axes[i, 0].imshow(_display_image(images[i], normalized, mean, std))
+            for j, recon in enumerate(reconstructions.values(), start=1):
+                recon = recon if recon.dim() == 4 else recon.unsqueeze(0)
+                shown = gradient_to_image(recon[i].detach().cpu())
+                axes[i, j].imshow(_display_image(shown, normalized=False))
+            for ax in axes[i]:
+                _image_axes(ax)
+            if titles is not None:
+                axes[i, 0].set_ylabel(titles[i])
+        for ax, title in zip(axes[0], ["input", *reconstructions], strict=True):
+            ax.set_title(title)
+        fig.tight_layout()
+    return fig
+
+
+def plot_occlusion(
+    image,
+    heatmap,
+    patch: int | None = None,
+    stride: int | None = None,
+    label: str = "probability of the class",
+    title: str | None = None,
+    normalized: bool = True,
+    mean=None,
+    std=None,
+    cmap: str = "magma",
+):
+    """The image (left) and its occlusion-sensitivity map over it (right), with a colour bar.
+
+    ``heatmap`` is (H', W') from :func:`cnnlib.visualize.occlusion_sensitivity`. Given the
+    ``patch`` and ``stride`` used there, each cell is drawn centred on its square (and the square
+    is outlined on the image for scale); without them the map is stretched over the image.
+    ``image`` as in :func:`plot_reconstructions`. Returns the ``Figure`` (3 axes).
+    """
+    import math
+
+    from matplotlib.patches import Rectangle
+    from matplotlib.ticker import FormatStrFormatter
+
+    shown = _display_image(image, normalized, mean, std)
+    h, w = shown.shape[:2]
+    heat = heatmap.detach().cpu().float().numpy()
+    if heat.ndim != 2:
+        raise ValueError(f"heatmap must be (H', W'); got shape {heat.shape}")
+    if (patch is None) != (stride is None):
+        raise ValueError("give both patch and stride, or neither")
+    if patch is None:
+        extent = (-0.5, w - 0.5, h - 0.5, -0.5)
+    else:
+        centre = (patch - 1) / 2
+        rows, cols = heat.shape
+        extent = (
+            centre - stride / 2,
+            centre + (cols - 1) * stride + stride / 2,
+            centre + (rows - 1) * stride + stride / 2,
+            centre - stride / 2,
+        )
+    with book_style():
+        fig, (ax_img, ax_map) = plt.subplots(1, 2, figsize=(7.6, 3.6))
+        ax_img.imshow(shown)
+        if patch is not None:
+            ax_img.add_patch(
+                Rectangle((-0.5, -0.5), patch, patch, fill=False, edgecolor="white", linewidth=1.5)
+            )
+        ax_map.imshow(shown.mean(axis=2), cmap="gray", vmin=0, vmax=1, alpha=0.5)
+        im = ax_map.imshow(heat, cmap=cmap, extent=extent, alpha=0.8, interpolation="nearest")
+        ax_map.set_xlim(-0.5, w - 0.5)
+        ax_map.set_ylim(h - 0.5, -0.5)
+        for ax in (ax_img, ax_map):
+            _image_axes(ax)
+        ax_img.set_title("input" + (f" (square of {patch} px)" if patch else ""))
+        ax_map.set_title("occluded at each position")
+        # enough decimals to tell the ticks apart (an untrained model's map can vary by 1e-6)
+        span = float(heat.max() - heat.min())
+        decimals = 2 if span <= 0 else min(12, max(1, math.ceil(-math.log10(span)) + 1))
+        fmt = FormatStrFormatter(f"%.{decimals}f")
+        fig.colorbar(im, ax=ax_map, label=label, fraction=0.046, pad=0.04, format=fmt)
+        if title:
+            fig.suptitle(title)
+    return fig
