@@ -14,7 +14,17 @@ __version__ = "0.1.0"
 
 from cnnlib import models  # noqa: E402,F401
 
-_LAZY = ("analysis", "data", "history", "notebook", "profile", "train", "visualize", "viz")
+_LAZY = (
+    "analysis",
+    "augment",
+    "data",
+    "history",
+    "notebook",
+    "profile",
+    "train",
+    "visualize",
+    "viz",
+)
 
 __all__ = ["__version__", "models", *_LAZY]
 

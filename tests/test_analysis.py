@@ -11,6 +11,7 @@ import torch.nn.functional as F
 import torchvision
 from torch import nn
 
+from cnnlib import analysis
 from cnnlib.analysis import (
     LayerTable,
     ReceptiveField,
@@ -22,6 +23,7 @@ from cnnlib.analysis import (
     receptive_fields,
     summary,
 )
+from cnnlib.models import create
 
 IMAGENET = (1, 3, 224, 224)
 SMALL = (1, 3, 32, 32)
@@ -572,3 +574,27 @@ def test_summary(googlenet):
         "input_size": IMAGENET,
         "output_shape": (1000,),
     }
+
+
+def test_gradient_norms_match_manual_backward_and_leave_no_trace():
+    torch.manual_seed(0)
+    model = create("plain20")
+    x, y = torch.randn(4, 3, 32, 32), torch.tensor([0, 1, 2, 3])
+    model.eval()
+    norms = analysis.gradient_norms(model, x, y)
+    assert list(norms)[:2] == ["conv1", "layer1.0.conv1"] and list(norms)[-1] == "fc"
+    assert len(norms) == 20  # 19 convolutions + the classifier: the "20" of plain20
+    assert all(p.grad is None for p in model.parameters())  # grads restored
+    assert not model.training  # mode restored
+    model.train()
+    nn.functional.cross_entropy(model(x), y).backward()
+    assert norms["conv1"] == pytest.approx(float(model.conv1.weight.grad.norm()), rel=1e-6)
+    assert norms["fc"] == pytest.approx(float(model.fc.weight.grad.norm()), rel=1e-6)
+
+
+def test_gradient_norms_rejects_bad_input():
+    with pytest.raises(ValueError, match="N, C, H, W"):
+        analysis.gradient_norms(create("resnet20"), torch.randn(3, 32, 32), torch.zeros(3).long())
+    with pytest.raises(ValueError, match="one label per image"):
+        x = torch.randn(2, 3, 32, 32)
+        analysis.gradient_norms(create("resnet20"), x, torch.zeros(3).long())

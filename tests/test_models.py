@@ -42,7 +42,17 @@ PAPER_NAMES = [
     "resnet152_paper",
 ]
 CIFAR_NAMES = [f"{kind}{d}" for kind in ("resnet", "plain") for d in (20, 32, 44, 56, 110)]
-TEACHING_NAMES = ["alexnet_cifar", "zfnet_cifar"]
+TEACHING_NAMES = [
+    "alexnet_cifar",
+    "zfnet_cifar",
+    "vgg_cifar",
+    "vgg11_cifar",
+    "vgg11_lrn_cifar",
+    "vgg13_cifar",
+    "vgg16_cifar",
+    "vgg19_cifar",
+    "googlenet_cifar",
+]
 
 
 def n_params(model: nn.Module) -> int:

@@ -8,6 +8,18 @@ convolution with that many channels, ``(channels, 1)`` a 1x1 convolution (config
 * ``vgg11``, ``vgg13``, ``vgg16``, ``vgg19`` (+ ``_bn``): torchvision-compatible (configs A, B, D,
   E). Batch norm is not in the paper (it came later, Ioffe & Szegedy 2015).
 * ``vgg11_lrn`` (A-LRN) and ``vgg16_c`` (C): the configurations torchvision does not build.
+
+CIFAR-scale teaching models (chapter 4), built from the same configuration data:
+
+* ``vgg11_cifar``, ``vgg13_cifar``, ``vgg16_cifar``, ``vgg19_cifar`` (configs A, B, D, E) and
+  ``vgg11_lrn_cifar`` (A-LRN): :class:`VGGCifar`, the paper's convolutions (optionally narrower,
+  ``width``) with batch norm by default, global average pooling and three small FC layers, so
+  the weight layers are the paper's 11, 13, 16 and 19;
+* ``vgg_cifar``: any configuration by name (also ``"7x7"`` and ``"3x3x3"`` of
+  ``STACK_CONFIGS``, the one-large-kernel vs stacked-small-kernels pair) or as a list.
+
+:func:`conv_stack` builds the tiny stacks of section 2.3 (three 3x3 layers vs one 7x7), and
+:func:`config_stages` / :func:`stage_table` describe a configuration stage by stage.
 """
 
 from __future__ import annotations
@@ -20,7 +32,18 @@ from torch import Tensor, nn
 from cnnlib.models import register
 from cnnlib.models._utils import check_input, load_weights, overwrite_named_param, resolve_weights
 
-__all__ = ["VGG", "CONFIGS", "make_layers", "PAPER_TABLE"]
+__all__ = [
+    "VGG",
+    "VGGCifar",
+    "CONFIGS",
+    "STACK_CONFIGS",
+    "PAPER_TABLE",
+    "make_layers",
+    "scale_config",
+    "conv_stack",
+    "config_stages",
+    "stage_table",
+]
 
 Layer = int | tuple[int, int] | str
 
@@ -94,20 +117,57 @@ CONFIGS: dict[str, list[Layer]] = {
 }
 
 # The paper's own numbers, for comparison in the book and the tests: weight layers, parameters
-# in millions (table 2) and single-scale top-5 validation error in % (table 3, smallest side 256
-# for A/A-LRN/B, scale jittering [256, 512] for C/D/E at test scale 384).
+# in millions (table 2) and single-scale top-1/top-5 validation error in % (table 3, smallest
+# side 256 for A/A-LRN/B, scale jittering [256, 512] for C/D/E at test scale 384), and for D and
+# E the multi-scale errors of table 4 (test scales 256, 384, 512).
 PAPER_TABLE: dict[str, dict[str, float]] = {
-    "A": {"layers": 11, "params_m": 133, "top5": 10.4},
-    "A-LRN": {"layers": 11, "params_m": 133, "top5": 10.5},
-    "B": {"layers": 13, "params_m": 133, "top5": 9.9},
-    "C": {"layers": 16, "params_m": 134, "top5": 8.7},
-    "D": {"layers": 16, "params_m": 138, "top5": 8.1},
-    "E": {"layers": 19, "params_m": 144, "top5": 8.0},
+    "A": {"layers": 11, "params_m": 133, "top1": 29.6, "top5": 10.4},
+    "A-LRN": {"layers": 11, "params_m": 133, "top1": 29.7, "top5": 10.5},
+    "B": {"layers": 13, "params_m": 133, "top1": 28.7, "top5": 9.9},
+    "C": {"layers": 16, "params_m": 134, "top1": 27.3, "top5": 8.8},
+    "D": {"layers": 16, "params_m": 138, "top1": 25.6, "top5": 8.1,
+          "top1_multiscale": 24.8, "top5_multiscale": 7.5},
+    "E": {"layers": 19, "params_m": 144, "top1": 25.5, "top5": 8.0,
+          "top1_multiscale": 24.8, "top5_multiscale": 7.5},
+}  # fmt: skip
+
+# One large kernel against a stack of small ones with the same receptive field (section 2.3),
+# at CIFAR scale: each stage is a 3x3 convolution that sets the width, then either one 7x7 or
+# three 3x3 convolutions from that width to itself (49 C^2 against 27 C^2 weights).
+STACK_CONFIGS: dict[str, list[Layer]] = {
+    "7x7": [32, (32, 7), "M", 64, (64, 7), "M", 128, (128, 7), "M"],
+    "3x3x3": [32, 32, 32, 32, "M", 64, 64, 64, 64, "M", 128, 128, 128, 128, "M"],
 }
+
+
+def _check_config(cfg: Any) -> None:
+    """Raise ``ValueError`` unless ``cfg`` is a list of valid layer entries."""
+    expected = "a list of layers: int (3x3 conv channels), (channels, kernel) tuples, 'M' or 'LRN'"
+    if isinstance(cfg, str) or not isinstance(cfg, (list, tuple)) or not cfg:
+        raise ValueError(f"a VGG configuration must be {expected}; got {cfg!r}")
+    for v in cfg:
+        ok = (
+            v in ("M", "LRN")
+            if isinstance(v, str)
+            else (
+                isinstance(v, int)
+                and not isinstance(v, bool)
+                and v > 0
+                or isinstance(v, tuple)
+                and len(v) == 2
+                and all(isinstance(x, int) and x > 0 for x in v)
+                and v[1] % 2 == 1
+            )
+        )
+        if not ok:
+            raise ValueError(
+                f"bad VGG configuration entry {v!r}: expected {expected} (odd kernels only)"
+            )
 
 
 def make_layers(cfg: list[Layer], batch_norm: bool = False) -> nn.Sequential:
     """Turn a configuration list into the ``features`` stack (torchvision's layer order)."""
+    _check_config(cfg)
     layers: list[nn.Module] = []
     in_channels = 3
     for v in cfg:
@@ -217,3 +277,235 @@ vgg19 = _builder("vgg19", "E", False)
 vgg19_bn = _builder("vgg19_bn", "E", True)
 vgg11_lrn = _builder("vgg11_lrn", "A-LRN", False, torchvision_name=False)
 vgg16_c = _builder("vgg16_c", "C", False, torchvision_name=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# CIFAR-scale VGG (teaching models of chapter 4)
+# ---------------------------------------------------------------------------------------------
+
+
+def _config(config: str | list[Layer]) -> list[Layer]:
+    """A configuration by name (``CONFIGS``, ``STACK_CONFIGS``) or as a list (checked)."""
+    if isinstance(config, str):
+        known = {**CONFIGS, **STACK_CONFIGS}
+        if config not in known:
+            raise ValueError(
+                f"Unknown VGG configuration {config!r}; expected one of {', '.join(known)} "
+                "or a list of layers"
+            )
+        return list(known[config])
+    _check_config(config)
+    return list(config)
+
+
+def scale_config(cfg: list[Layer], width: float) -> list[Layer]:
+    """``cfg`` with the channels of every convolution multiplied by ``width`` (rounded, >= 1).
+
+    >>> scale_config(CONFIGS["A"], 0.25)[:4]
+    [16, 'M', 32, 'M']
+    """
+    if not isinstance(width, (int, float)) or isinstance(width, bool) or width <= 0:
+        raise ValueError(
+            f"width must be a positive number (1.0: the paper's channels); got {width!r}"
+        )
+    _check_config(cfg)
+
+    def scaled(c: int) -> int:
+        return max(1, round(c * width))
+
+    return [
+        v if isinstance(v, str) else (scaled(v[0]), v[1]) if isinstance(v, tuple) else scaled(v)
+        for v in cfg
+    ]
+
+
+class VGGCifar(nn.Module):
+    """A VGG configuration on 32x32 images (teaching model).
+
+    ::
+
+        features    the configuration (make_layers), batch norm after every conv by default
+        avgpool     global average (5 pools leave 1x1 maps at 32x32: then it is the identity)
+        classifier  FC hidden -> ReLU -> dropout -> FC hidden -> ReLU -> dropout -> FC classes
+                    (fc_layers=3, as the paper's three FC layers) or one FC (fc_layers=1)
+
+    Departures from the paper, for 32x32 images and short runs: batch norm (Ioffe & Szegedy
+    2015, after the paper) so that every depth trains from scratch; the FC layers are as wide as
+    the last convolution (``hidden``) instead of 4096, on a 1x1 map instead of 7x7; ``width``
+    scales every convolution's channels (1.0: the paper's 64-128-256-512-512).
+    """
+
+    def __init__(
+        self,
+        cfg: list[Layer],
+        num_classes: int = 10,
+        batch_norm: bool = True,
+        fc_layers: int = 3,
+        hidden: int | None = None,
+        dropout: float = 0.5,
+    ) -> None:
+        super().__init__()
+        _check_config(cfg)
+        if fc_layers not in (1, 3):
+            raise ValueError(f"fc_layers must be 1 or 3; got {fc_layers!r}")
+        if not 0 <= dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1); got {dropout!r}")
+        channels = [v[0] if isinstance(v, tuple) else v for v in cfg if not isinstance(v, str)]
+        if not channels:
+            raise ValueError("a VGG configuration needs at least one convolution")
+        self.cfg = list(cfg)
+        self.min_input_size = 2 ** sum(v == "M" for v in cfg)
+        self.features = make_layers(cfg, batch_norm=batch_norm)
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        last = channels[-1]
+        hidden = hidden or last
+        if fc_layers == 3:
+            self.classifier = nn.Sequential(
+                nn.Linear(last, hidden),
+                nn.ReLU(True),
+                nn.Dropout(p=dropout),
+                nn.Linear(hidden, hidden),
+                nn.ReLU(True),
+                nn.Dropout(p=dropout),
+                nn.Linear(hidden, num_classes),
+            )
+        else:
+            self.classifier = nn.Sequential(nn.Linear(last, num_classes))
+        # He initialisation of the convolutions as in torchvision (the paper trained A from
+        # N(0, 0.01) and initialised deeper nets from A). The FC layers keep PyTorch's default:
+        # torchvision's N(0, 0.01) suits 4096 units, but fades the signal in layers this narrow.
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+                nn.init.zeros_(m.bias)
+
+    @property
+    def weight_layers(self) -> int:
+        """Convolutions plus fully connected layers (the paper's "weight layers")."""
+        return sum(isinstance(m, (nn.Conv2d, nn.Linear)) for m in self.modules())
+
+    def forward(self, x: Tensor) -> Tensor:
+        check_input(x, model=type(self).__name__, min_size=self.min_input_size)
+        x = self.features(x)  # (N, C, 1, 1) for 32x32 and five pools
+        x = torch.flatten(self.avgpool(x), 1)  # (N, C)
+        return self.classifier(x)
+
+
+@register
+def vgg_cifar(
+    config: str | list[Layer] = "D", width: float = 1.0, batch_norm: bool = True, **kwargs: Any
+) -> VGGCifar:
+    """CIFAR-scale VGG of any configuration: a name of ``CONFIGS`` ("A" ... "E", "A-LRN") or
+    ``STACK_CONFIGS`` ("7x7", "3x3x3"), or a list; ``width`` scales the channels."""
+    return VGGCifar(scale_config(_config(config), width), batch_norm=batch_norm, **kwargs)
+
+
+def _cifar_builder(name: str, cfg: str):
+    def build(*, width: float = 1.0, batch_norm: bool = True, **kwargs: Any) -> VGGCifar:
+        return vgg_cifar(cfg, width=width, batch_norm=batch_norm, **kwargs)
+
+    build.__name__ = build.__qualname__ = name
+    build.__doc__ = (
+        f"VGG config {cfg} at CIFAR scale ({int(PAPER_TABLE[cfg]['layers'])} weight layers, "
+        "batch norm by default, ``width`` scales the channels): a teaching model."
+    )
+    return register(build)
+
+
+vgg11_cifar = _cifar_builder("vgg11_cifar", "A")
+vgg11_lrn_cifar = _cifar_builder("vgg11_lrn_cifar", "A-LRN")
+vgg13_cifar = _cifar_builder("vgg13_cifar", "B")
+vgg16_cifar = _cifar_builder("vgg16_cifar", "D")
+vgg19_cifar = _cifar_builder("vgg19_cifar", "E")
+
+
+# ---------------------------------------------------------------------------------------------
+# Describing configurations
+# ---------------------------------------------------------------------------------------------
+
+
+def conv_stack(kernels: list[int], channels: int, in_channels: int | None = None) -> nn.Sequential:
+    """Stride-1 convolutions with ``padding = k // 2`` (the size is kept), each followed by a
+    ReLU: ``conv_stack([3, 3, 3], 64)`` is three 3x3 layers, ``conv_stack([7], 64)`` one 7x7
+    layer with the same receptive field. The first takes ``in_channels`` (default
+    ``channels``)."""
+    if not kernels or any(not isinstance(k, int) or k < 1 or k % 2 == 0 for k in kernels):
+        raise ValueError(
+            f"kernels must be a non-empty list of odd sizes, e.g. [3, 3]; got {kernels!r}"
+        )
+    if not isinstance(channels, int) or channels < 1:
+        raise ValueError(f"channels must be a positive int; got {channels!r}")
+    layers: list[nn.Module] = []
+    c_in = in_channels or channels
+    for k in kernels:
+        layers += [nn.Conv2d(c_in, channels, kernel_size=k, padding=k // 2), nn.ReLU(inplace=True)]
+        c_in = channels
+    return nn.Sequential(*layers)
+
+
+def config_stages(cfg: str | list[Layer]) -> list[str]:
+    """The configuration in the notation of the paper's table 1, one string per stage (the
+    layers between two max-pools): ``["conv3-64", "conv3-128", "conv3-256 x2", ...]`` for A;
+    1x1 layers are ``conv1-256``, LRN is ``LRN``."""
+    cfg = _config(cfg)
+    stages: list[list[str]] = [[]]
+    for v in cfg:
+        if v == "M":
+            stages.append([])
+        elif v == "LRN":
+            stages[-1].append("LRN")
+        else:
+            c, k = v if isinstance(v, tuple) else (v, 3)
+            stages[-1].append(f"conv{k}-{c}")
+    if not stages[-1]:
+        stages.pop()
+    out = []
+    for layers in stages:
+        runs: list[tuple[str, int]] = []
+        for layer in layers:
+            if runs and runs[-1][0] == layer:
+                runs[-1] = (layer, runs[-1][1] + 1)
+            else:
+                runs.append((layer, 1))
+        out.append(", ".join(name if n == 1 else f"{name} x{n}" for name, n in runs))
+    return out
+
+
+def stage_table(model: nn.Module, input_size: tuple[int, ...] = (1, 3, 224, 224)) -> list[dict]:
+    """One row per stage of a VGG (the layers of ``model.features`` up to and including each
+    max-pool): the stage's input size, channels, convolutions, the values its convolutions
+    output per image (``activations``), its parameters and its MACs per image.
+
+    Everything comes from :func:`cnnlib.analysis.layer_table`; the rows' ``params`` and
+    ``macs`` sum to those of ``model.features``.
+    """
+    from cnnlib.analysis import layer_table
+
+    features = getattr(model, "features", None)
+    if not isinstance(features, nn.Sequential):
+        raise ValueError(
+            f"stage_table expects a VGG with a `features` nn.Sequential; got {type(model).__name__}"
+        )
+    table = layer_table(model, input_size)
+    rows: list[dict] = []
+    current: dict | None = None
+    for index, module in enumerate(features):
+        name = f"features.{index}"
+        row = table[name]
+        if current is None:
+            current = {"stage": len(rows) + 1, "size": None, "channels": 0, "convs": 0,
+                       "activations": 0, "params": 0, "macs": 0}  # fmt: skip
+        if isinstance(module, nn.Conv2d):
+            c, h, w = row.output_shape
+            current["size"] = current["size"] or f"{h}x{w}"
+            current["channels"] = c
+            current["convs"] += 1
+            current["activations"] += c * h * w
+        current["params"] += row.params
+        current["macs"] += row.macs
+        if isinstance(module, nn.MaxPool2d):
+            rows.append(current)
+            current = None
+    if current is not None and current["convs"]:
+        rows.append(current)
+    return rows
