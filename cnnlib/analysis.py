@@ -11,6 +11,8 @@ tables stay true to the code.
 * :func:`layer_table`: one row per layer with its output shape, parameters, MACs and receptive
   field, rendered as Markdown or HTML in a notebook.
 * :func:`summary`: parameters, MACs and output shape in a small dict.
+* :func:`gradient_norms`: the gradient norm of every weight layer after one backward pass.
+* :func:`network_depth`: weight layers and activations on the longest path from input to output.
 
 Conventions
 -----------
@@ -79,6 +81,9 @@ __all__ = [
     "receptive_fields",
     "layer_table",
     "summary",
+    "gradient_norms",
+    "time_by_module",
+    "network_depth",
 ]
 
 IMAGENET_INPUT = (1, 3, 224, 224)
@@ -902,3 +907,173 @@ def summary(model: nn.Module, input_size: Sequence[int] = IMAGENET_INPUT) -> dic
         "input_size": tuple(int(s) for s in input_size),
         "output_shape": trace.output_shape,
     }
+
+
+def time_by_module(
+    model: nn.Module, input_size: Sequence[int] = IMAGENET_INPUT, *, repeats: int = 3
+) -> dict[str, float]:
+    """Wall-clock seconds of the forward pass of every leaf module, and of the model (``""``).
+
+    Runs ``repeats`` timed passes (after one warm-up pass) in eval mode under ``torch.no_grad()``
+    on a zero tensor of ``input_size`` and returns each module's median over the passes (summed
+    over its calls within a pass). On CUDA the device is synchronised around every module, which
+    makes the total a little slower than an unhooked pass. Timings depend on the machine and its
+    load: use them to compare layers of one model on one machine, never as exact numbers.
+    """
+    import statistics
+    import time
+
+    if repeats < 1:
+        raise ValueError(f"repeats must be at least 1; got {repeats}")
+    x = _example_input(model, input_size)
+    sync = torch.cuda.synchronize if x.device.type == "cuda" else (lambda: None)
+    leaves = [(n, m) for n, m in model.named_modules() if n and next(m.children(), None) is None]
+    passes: list[dict[str, float]] = []
+    starts: dict[str, float] = {}
+
+    def pre_hook(name: str):
+        def hook(module: nn.Module, args: Any) -> None:
+            sync()
+            starts[name] = time.perf_counter()
+
+        return hook
+
+    def post_hook(name: str):
+        def hook(module: nn.Module, args: Any, output: Any) -> None:
+            sync()
+            passes[-1][name] = passes[-1].get(name, 0.0) + time.perf_counter() - starts[name]
+
+        return hook
+
+    handles = []
+    for name, module in leaves:
+        handles.append(module.register_forward_pre_hook(pre_hook(name)))
+        handles.append(module.register_forward_hook(post_hook(name)))
+    try:
+        with _eval_mode(model), torch.no_grad():
+            for _ in range(repeats + 1):
+                passes.append({})
+                sync()
+                start = time.perf_counter()
+                model(x)
+                sync()
+                passes[-1][""] = time.perf_counter() - start
+    finally:
+        for handle in handles:
+            handle.remove()
+    timed = passes[1:]  # the first pass warms up
+    return {
+        name: statistics.median(p.get(name, 0.0) for p in timed)
+        for name in ["", *(n for n, _ in leaves)]
+        if any(name in p for p in timed)
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Gradients
+# ---------------------------------------------------------------------------------------------
+
+
+def gradient_norms(
+    model: nn.Module,
+    x: Tensor,
+    y: Tensor,
+    *,
+    loss_fn: Any = None,
+    layers: type | tuple[type, ...] = (nn.Conv2d, nn.Linear),
+    train_mode: bool = True,
+) -> dict[str, float]:
+    """L2 norm of the weight gradient of every ``layers`` module after one backward pass.
+
+    Runs ``loss_fn(model(x), y)`` (cross-entropy by default) once, back-propagates, and returns
+    ``{module name: ||dL/dW||_2}`` in the order the modules are registered (input to output for
+    the book's models). The model's existing ``.grad`` tensors and its train/eval flags are
+    restored afterwards, so the call has no side effect on a training run. ``train_mode=True``
+    (the default) measures what training sees: batch norm uses batch statistics.
+
+    >>> norms = gradient_norms(create("plain20"), torch.randn(8, 3, 32, 32), torch.zeros(8).long())
+    >>> list(norms)[:2]
+    ['conv1', 'layer1.0.conv1']
+    """
+    if x.dim() != 4:
+        raise ValueError(f"x must be a batch of images (N, C, H, W), got shape {tuple(x.shape)}")
+    if y.shape[:1] != x.shape[:1]:
+        raise ValueError(f"y must hold one label per image: x has {x.shape[0]}, y has {y.shape[0]}")
+    named = [(n, m) for n, m in model.named_modules() if isinstance(m, layers)]
+    named = [(n, m) for n, m in named if getattr(m, "weight", None) is not None]
+    if not named:
+        raise ValueError(f"model has no {layers} layers with weights")
+    loss_fn = loss_fn if loss_fn is not None else nn.functional.cross_entropy
+    saved_grads = {p: p.grad for p in model.parameters()}
+    flags = {m: m.training for m in model.modules()}
+    # batch norm updates its running statistics in training mode: keep them as they were
+    saved_buffers = {b: b.clone() for b in model.buffers()}
+    try:
+        model.train(train_mode)
+        for p in model.parameters():
+            p.grad = None
+        out = _first_tensor(model(x))
+        loss_fn(out, y).backward()
+        return {
+            n: float(m.weight.grad.norm()) if m.weight.grad is not None else 0.0 for n, m in named
+        }
+    finally:
+        for p, g in saved_grads.items():
+            p.grad = g
+        for m, flag in flags.items():
+            m.training = flag
+        with torch.no_grad():
+            for b, saved in saved_buffers.items():
+                b.copy_(saved)
+
+
+# ---------------------------------------------------------------------------------------------
+# Depth
+# ---------------------------------------------------------------------------------------------
+
+_WEIGHT_OPS = {aten.convolution, aten._convolution, aten.addmm, aten.mm, aten.bmm, aten.linear}
+_NONLINEAR_OPS = {aten.relu, aten.relu_, aten.gelu, aten.tanh, aten.tanh_, aten.sigmoid,
+                  aten.sigmoid_, aten.hardtanh, aten.hardtanh_, aten.elu, aten.leaky_relu,
+                  aten.leaky_relu_, aten.silu, aten.silu_}  # fmt: skip
+
+
+class _DepthMode(TorchDispatchMode):
+    """Longest chains of weight layers and of activations from the input to each tensor."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.depth: WeakTensorKeyDictionary = WeakTensorKeyDictionary()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        inputs = [t for t in tree_flatten((args, kwargs))[0] if isinstance(t, Tensor)]
+        weights, nonlinear = 0, 0
+        for t in inputs:
+            w, a = self.depth.get(t, (0, 0))
+            weights, nonlinear = max(weights, w), max(nonlinear, a)
+        out = func(*args, **kwargs)
+        packet = func._overloadpacket
+        weights += packet in _WEIGHT_OPS
+        nonlinear += packet in _NONLINEAR_OPS
+        for t in tree_flatten(out)[0]:
+            if isinstance(t, Tensor):
+                self.depth[t] = (weights, nonlinear)
+        return out
+
+
+def network_depth(model: nn.Module, input_size: Sequence[int] = IMAGENET_INPUT) -> dict[str, int]:
+    """The depth of ``model``: weight layers and activations on the longest input-output path.
+
+    ``weight_layers`` counts convolutions and matrix products (linear layers) along the longest
+    chain from the input to the output, the papers' "layers with parameters" (VGG-16: 16,
+    GoogLeNet: 22, where parallel inception branches count once); ``nonlinearities`` counts the
+    activation functions (ReLU, tanh, ...) on the path that has the most of them. Traced at the
+    level of PyTorch's operators in one eval-mode forward pass, so functional calls (``F.relu``)
+    count.
+    """
+    x = _example_input(model, input_size)
+    mode = _DepthMode()
+    with _eval_mode(model), torch.no_grad(), mode:
+        out = _first_tensor(model(x))
+    weights, nonlinear = mode.depth.get(out, (0, 0))
+    return {"weight_layers": weights, "nonlinearities": nonlinear}

@@ -457,3 +457,404 @@ def plot_occlusion(
         if title:
             fig.suptitle(title)
     return fig
+
+
+# --- AlexNet chapter: parameters, training error, augmentation ----------------------------------
+
+
+def plot_param_share(layers, *, title: str | None = None):
+    """Share (%) of the parameters and of the MACs per layer, as paired horizontal bars.
+
+    ``layers`` maps a layer name to ``(params, macs)`` (for example from the weight-layer rows of
+    :func:`cnnlib.analysis.layer_table`). The first layer is drawn at the top. Returns the
+    ``Figure``.
+    """
+    names = list(layers)
+    if not names:
+        raise ValueError("plot_param_share: no layers")
+    params = [float(layers[n][0]) for n in names]
+    macs = [float(layers[n][1]) for n in names]
+    total_p, total_m = sum(params) or 1.0, sum(macs) or 1.0
+    with book_style():
+        fig, ax = plt.subplots(figsize=(7.0, 0.35 * len(names) + 1.4))
+        ys = list(range(len(names)))
+        h = 0.38
+        p_share = [100 * p / total_p for p in params]
+        m_share = [100 * m / total_m for m in macs]
+        ax.barh([y - h / 2 for y in ys], p_share, height=h, color=PALETTE[0], label="parameters")
+        ax.barh([y + h / 2 for y in ys], m_share, height=h, color=PALETTE[1], label="MACs")
+        for y, v in zip(ys, p_share, strict=True):
+            ax.text(v + 0.8, y - h / 2, f"{v:.1f}%", va="center", fontsize=8)
+        for y, v in zip(ys, m_share, strict=True):
+            ax.text(v + 0.8, y + h / 2, f"{v:.1f}%", va="center", fontsize=8)
+        ax.set_yticks(ys, names)
+        ax.invert_yaxis()
+        ax.set_xlim(0, max(p_share + m_share) * 1.15 + 2)
+        ax.set_xlabel("share of the whole network (%)")
+        ax.grid(axis="y", visible=False)
+        ax.legend(loc="lower right")
+        if title:
+            ax.set_title(title)
+        fig.tight_layout()
+    return fig
+
+
+def plot_training_error(runs, *, target: float | None = None, title: str | None = None, ax=None):
+    """Training error (%) per epoch of several runs (``{label: history}``), as in figure 1 of the
+    AlexNet paper; ``target`` (a fraction, e.g. 0.25) draws a dashed horizontal line. Returns the
+    ``Figure``."""
+    data = _history_runs(runs)
+    if not data or not any(data.values()):
+        raise ValueError("plot_training_error: no epochs to plot")
+    with book_style():
+        if ax is None:
+            fig, ax = plt.subplots(figsize=(6.0, 3.6))
+        else:
+            fig = ax.figure
+        for i, (label, recs) in enumerate(data.items()):
+            epochs = [r["epoch"] for r in recs]
+            err = [100 * (1 - r["train_acc"]) for r in recs]
+            ax.plot(epochs, err, "-", marker=".", color=PALETTE[i % len(PALETTE)], label=label)
+        if target is not None:
+            ax.axhline(100 * target, color="0.4", linestyle="--", linewidth=1)
+            ax.annotate(f"{100 * target:g}% training error", (1, 100 * target), fontsize=8,
+                        xytext=(0, 3), textcoords="offset points", color="0.3")  # fmt: skip
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("training error (%)")
+        ax.set_ylim(bottom=0)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.legend()
+        if title:
+            ax.set_title(title)
+        fig.tight_layout()
+    return fig
+
+
+def plot_image_rows(rows, *, title: str | None = None, size: float = 1.0):
+    """A grid of images, one labelled row per entry of ``rows`` (``{label: images}``, each
+    (N, 3, H, W) uint8 or float in [0, 1], the same N for every row). Returns the ``Figure``."""
+    import torch
+
+    labels = list(rows)
+    if not labels:
+        raise ValueError("plot_image_rows: no rows")
+    n = len(rows[labels[0]])
+    with book_style():
+        fig, axes = plt.subplots(
+            len(labels), n, figsize=(size * n + 1.2, size * len(labels) + 0.3), squeeze=False
+        )
+        for r, label in enumerate(labels):
+            images = rows[label]
+            if len(images) != n:
+                raise ValueError(f"row {label!r} has {len(images)} images, the first row {n}")
+            for c in range(n):
+                img = images[c].detach().cpu()
+                img = img.float() / 255 if img.dtype == torch.uint8 else img.float()
+                ax = axes[r][c]
+                ax.imshow(img.clamp(0, 1).permute(1, 2, 0).numpy(), interpolation="nearest")
+                _image_axes(ax)
+            axes[r][0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
+        if title:
+            fig.suptitle(title)
+        fig.tight_layout(pad=0.3)
+    return fig
+
+
+# --- ZFNet chapter: width and receptive field by depth (cnnlib.analysis) ------------------------
+
+
+def plot_width_and_receptive_field(tables, title: str | None = None):
+    """Channels (left, log scale) and receptive-field size (right) of each convolution, by its
+    position in the network, for one or several models.
+
+    ``tables`` is ``{label: LayerTable}`` from :func:`cnnlib.analysis.layer_table`; the rows of
+    type ``Conv2d`` are plotted in forward order. Each point of the left panel is annotated with
+    the side of the convolution's output map, so runs of convolutions at one resolution (no
+    pooling between them) show as repeated numbers. Returns the ``Figure`` (2 axes).
+    """
+    with book_style():
+        fig, (ax_c, ax_rf) = plt.subplots(1, 2, figsize=(9.0, 3.8))
+        for i, (label, table) in enumerate(tables.items()):
+            rows = [r for r in table if r.type == "Conv2d" and r.output_shape is not None]
+            if not rows:
+                raise ValueError(f"plot_width_and_receptive_field: {label!r} has no Conv2d rows")
+            xs = list(range(1, len(rows) + 1))
+            colour = PALETTE[i % len(PALETTE)]
+            channels = [r.output_shape[0] for r in rows]
+            ax_c.plot(xs, channels, "-o", color=colour, label=label, markersize=4)
+            for x, c, r in zip(xs, channels, rows, strict=True):
+                ax_c.annotate(
+                    str(r.output_shape[-1]),
+                    (x, c),
+                    xytext=(0, 5 if i % 2 == 0 else -11),
+                    textcoords="offset points",
+                    ha="center",
+                    fontsize=7,
+                    color=colour,
+                )
+            ax_rf.plot(xs, [r.rf_size for r in rows], "-o", color=colour, label=label, markersize=4)
+        ax_c.set_yscale("log", base=2)
+        ax_c.yaxis.set_major_formatter(mpl.ticker.ScalarFormatter())
+        ax_c.set_ylabel("output channels (log scale)")
+        ax_c.set_title("width; numbers: output size (px)", fontsize=10)
+        ax_rf.set_ylabel("receptive field (px)")
+        ax_rf.set_title("receptive field of one output unit", fontsize=10)
+        for ax in (ax_c, ax_rf):
+            ax.set_xlabel("convolutional layer")
+            ax.xaxis.get_major_locator().set_params(integer=True)
+        ax_c.margins(y=0.15)
+        ax_rf.legend(fontsize=8)
+        if title:
+            fig.suptitle(title)
+        fig.tight_layout()
+    return fig
+
+
+# --- VGG chapter: accuracy by depth, cost by stage ------------------------------------------------
+
+
+def plot_accuracy_by_depth(runs, paper=None, *, title: str | None = None):
+    """Accuracy against depth (weight layers) of trained runs, and the paper's error beside it.
+
+    ``runs`` is ``{label: {"depth": int, "test_acc": float, "train_acc": float (optional)}}``
+    (accuracies as fractions); ``paper`` (optional) is ``{label: (depth, error in %)}``, drawn
+    in a second panel (for VGG: the top-5 errors of table 3). Points are labelled. Returns the
+    ``Figure``.
+    """
+    if not runs:
+        raise ValueError("plot_accuracy_by_depth: no runs")
+    with book_style():
+        ncols = 2 if paper else 1
+        fig, axes = plt.subplots(1, ncols, figsize=(4.6 * ncols, 3.6), squeeze=False)
+        ax = axes[0][0]
+        labels = list(runs)
+        depths = [runs[k]["depth"] for k in labels]
+        for key, style, name in (("train_acc", "--", "train"), ("test_acc", "-", "test")):
+            values = [runs[k].get(key) for k in labels]
+            if all(v is None for v in values):
+                continue
+            ax.plot(depths, [100 * v for v in values], style, marker="o", label=name)
+        for label, d in zip(labels, depths, strict=True):
+            v = 100 * runs[label]["test_acc"]
+            ax.annotate(label, (d, v), xytext=(0, 6), textcoords="offset points", ha="center",
+                        fontsize=8)  # fmt: skip
+        ax.set_xlabel("weight layers")
+        ax.set_ylabel("top-1 accuracy (%)")
+        ax.set_title("this book's runs (CIFAR-10)", fontsize=10)
+        ax.margins(x=0.15, y=0.2)
+        ax.legend(fontsize=8)
+        if paper:
+            ax2 = axes[0][1]
+            plabels = list(paper)
+            ax2.plot([paper[k][0] for k in plabels], [paper[k][1] for k in plabels], "o",
+                     color=PALETTE[3])  # fmt: skip
+            for k in plabels:
+                ax2.annotate(k, paper[k], xytext=(4, 4), textcoords="offset points", fontsize=8)
+            ax2.set_xlabel("weight layers")
+            ax2.set_ylabel("top-5 error (%)")
+            ax2.set_title("the paper (ImageNet validation)", fontsize=10)
+            ax2.margins(x=0.15, y=0.2)
+        for a in axes[0]:
+            a.xaxis.get_major_locator().set_params(integer=True)
+        if title:
+            fig.suptitle(title)
+        fig.tight_layout()
+    return fig
+
+
+def plot_stage_costs(stages, *, title: str | None = None):
+    """Per stage of a network: MACs, activations (values per image) and parameters, as bars.
+
+    ``stages`` is a list of dicts with the keys ``stage``, ``size``, ``channels``, ``macs``,
+    ``activations`` and ``params`` (as from :func:`cnnlib.models.vgg.stage_table`). Each bar is
+    labelled with its value; the x labels give each stage's map size and channels. Returns the
+    ``Figure`` (3 axes).
+    """
+    if not stages:
+        raise ValueError("plot_stage_costs: no stages")
+    panels = [("macs", 1e9, "MACs per image (billions)"),
+              ("activations", 1e6, "conv outputs per image (millions)"),
+              ("params", 1e6, "parameters (millions)")]  # fmt: skip
+    with book_style():
+        fig, axes = plt.subplots(1, 3, figsize=(10.0, 3.4))
+        xs = list(range(len(stages)))
+        ticks = [f"{s['stage']}\n{s['size']}\n{s['channels']} ch" for s in stages]
+        for i, (ax, (key, scale, label)) in enumerate(zip(axes, panels, strict=True)):
+            values = [s[key] / scale for s in stages]
+            bars = ax.bar(xs, values, color=PALETTE[i], width=0.65)
+            for bar, v in zip(bars, values, strict=True):
+                ax.annotate(f"{v:.2f}" if v < 10 else f"{v:.1f}",
+                            (bar.get_x() + bar.get_width() / 2, v), xytext=(0, 2),
+                            textcoords="offset points", ha="center", fontsize=7)  # fmt: skip
+            ax.set_xticks(xs, ticks, fontsize=7)
+            ax.set_title(label, fontsize=9)
+            ax.grid(axis="x", visible=False)
+            ax.margins(y=0.15)
+        axes[0].set_xlabel("stage, map size, channels", fontsize=8)
+        if title:
+            fig.suptitle(title)
+        fig.tight_layout()
+    return fig
+
+
+# --- ResNet chapter: residual blocks drawn from their modules, gradient norms by layer ----------
+
+
+def _block_layers(block, size: int):
+    """The residual branch of ``block`` as boxes: one per convolution, with the batch norms and
+    activations that follow it; and the output shape and MACs of each convolution."""
+    import torch
+    from torch import nn
+
+    from cnnlib.analysis import count_macs_by_module
+
+    convs = [m for m in block.modules() if isinstance(m, nn.Conv2d)]
+    if not convs or not hasattr(block, "residual"):
+        raise ValueError(
+            f"plot_residual_blocks needs a residual block with a .residual(x) method and "
+            f"convolutions (cnnlib's BasicBlock, Bottleneck); got {type(block).__name__}"
+        )
+    names = {m: n for n, m in block.named_modules()}
+    calls = []
+    hooks = [
+        m.register_forward_hook(lambda m, i, o: calls.append((m, tuple(o.shape[1:]))))
+        for m in block.modules()
+        if next(m.children(), None) is None
+    ]
+    x = torch.zeros(1, convs[0].in_channels, size, size, device=convs[0].weight.device)
+    training = block.training
+    try:
+        block.eval()
+        with torch.no_grad():
+            block.residual(x)
+    finally:
+        block.train(training)
+        for h in hooks:
+            h.remove()
+    macs = count_macs_by_module(block, tuple(x.shape))
+    boxes = []  # [title, [followers], shape, params, macs]
+    for module, shape in calls:
+        if isinstance(module, nn.Conv2d):
+            k, s = module.kernel_size, module.stride[0]
+            title = f"{k[0]}x{k[1]} conv, {module.out_channels}" + (f", /{s}" if s > 1 else "")
+            params = sum(p.numel() for p in module.parameters())
+            boxes.append([title, [], shape, params, macs.get(names[module], 0)])
+        elif boxes:
+            short = {"BatchNorm2d": "BN", "ReLU": "ReLU"}.get(type(module).__name__)
+            boxes[-1][1].append(short or type(module).__name__)
+            boxes[-1][3] += sum(p.numel() for p in module.parameters())
+    shortcut = getattr(block, "downsample", None)
+    if not getattr(block, "shortcut", True):
+        label, sc_params = None, 0
+    elif shortcut is None:
+        label, sc_params = "identity", 0
+    elif type(shortcut).__name__ == "ZeroPadShortcut":
+        label, sc_params = f"identity, /{shortcut.stride},\n+{shortcut.extra} zero channels", 0
+    else:
+        conv = next((m for m in shortcut.modules() if isinstance(m, nn.Conv2d)), None)
+        label = "projection" if conv is None else (
+            f"projection\n1x1 conv, {conv.out_channels}" + (
+                f", /{conv.stride[0]}" if conv.stride[0] > 1 else "") + " + BN"
+        )  # fmt: skip
+        sc_params = sum(p.numel() for p in shortcut.parameters())
+    return x.shape[1:], boxes, label, sc_params, macs.get("", 0)
+
+
+def _arrow(ax, start, end, color: str = "0.25", lw: float = 1.0) -> None:
+    from matplotlib.patches import FancyArrowPatch
+
+    ax.add_patch(
+        FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=10, color=color, lw=lw)
+    )
+
+
+def plot_residual_blocks(blocks, *, size: int = 56, title: str | None = None):
+    """Residual blocks drawn from their modules, side by side, as in figures 2 and 5 of the
+    ResNet paper: one box per convolution of the residual branch (with the batch norm and ReLU
+    that follow it), its output shape, parameters and MACs, the shortcut on the right (identity,
+    zero-padded identity or projection), the addition and the final ReLU.
+
+    ``blocks`` is ``{title: block}`` with cnnlib's :class:`~cnnlib.models.BasicBlock` or
+    :class:`~cnnlib.models.Bottleneck` (anything with a ``residual(x)`` method, a ``downsample``
+    attribute and convolutions); each runs once on a ``size`` x ``size`` input with the channels
+    of its first convolution. Below each block: its parameters and MACs in total. Returns the
+    ``Figure``.
+    """
+    from matplotlib.patches import Circle, FancyBboxPatch
+
+    if not blocks:
+        raise ValueError("plot_residual_blocks: no blocks")
+    drawn = {t: _block_layers(b, size) for t, b in blocks.items()}
+    tallest = max(len(d[1]) for d in drawn.values())
+    with book_style():
+        fig, axes = plt.subplots(
+            1, len(drawn), figsize=(4.2 * len(drawn), 1.25 * tallest + 2.6), squeeze=False
+        )
+        for ax, (name, (in_shape, boxes, label, sc_params, total_macs)) in zip(
+            axes[0], drawn.items(), strict=True
+        ):
+            ax.set_xlim(-2.2, 2.4)
+            ax.set_ylim(-(tallest + 2.4), 1.0)
+            ax.axis("off")
+
+            ax.text(0, 0.55, "x: " + "×".join(map(str, in_shape)), ha="center", fontsize=9)
+            y = 0.3
+            params = sc_params
+            for i, (conv, after, shape, p, macs) in enumerate(boxes):
+                top = -i * 1.25 - 0.3
+                _arrow(ax, (0, y), (0, top))
+                ax.add_patch(FancyBboxPatch((-1.0, top - 0.75), 2.0, 0.75,
+                                            boxstyle="round,pad=0.02", fc=PALETTE[0] + "22",
+                                            ec=PALETTE[0]))  # fmt: skip
+                ax.text(0, top - 0.27, conv, ha="center", va="center", fontsize=9)
+                ax.text(0, top - 0.56, ", ".join(after) or " ", ha="center", va="center",
+                        fontsize=8, color="0.35")  # fmt: skip
+                ax.text(-1.1, top - 0.38, f"{'×'.join(map(str, shape))}\n{p:,} params\n"
+                        f"{macs / 1e6:,.1f}M MACs", ha="right", va="center", fontsize=7,
+                        color="0.3")  # fmt: skip
+                params += p
+                y = top - 0.75
+            add_y = y - 0.55
+            _arrow(ax, (0, y), (0, add_y + 0.18))
+            ax.add_patch(Circle((0, add_y), 0.18, fc="white", ec="0.25"))
+            ax.text(0, add_y, "+" if label else "", ha="center", va="center", fontsize=11)
+            _arrow(ax, (0, add_y - 0.18), (0, add_y - 0.6))
+            ax.text(0, add_y - 0.8, "ReLU", ha="center", va="center", fontsize=9)
+            if label:
+                ax.plot([0, 1.6, 1.6], [0.3, 0.3, add_y], color=PALETTE[1], lw=1.5)
+                _arrow(ax, (1.6, add_y), (0.18, add_y), color=PALETTE[1], lw=1.5)
+                ax.text(1.68, (0.3 + add_y) / 2, label, rotation=90, ha="left", va="center",
+                        fontsize=8, color=PALETTE[1])  # fmt: skip
+            ax.set_title(name, fontsize=10)
+            ax.text(0, -(tallest + 2.25), f"{params:,} parameters, {total_macs / 1e6:,.1f}M MACs",
+                    ha="center", fontsize=9)  # fmt: skip
+        if title:
+            fig.suptitle(title)
+        fig.tight_layout()
+    return fig
+
+
+def plot_gradient_norms(runs, *, title: str | None = None, ax=None):
+    """The gradient norm of every weight layer, input to output, on a log scale, for one or
+    several measurements: ``runs`` is ``{label: {layer: norm}}`` as
+    :func:`cnnlib.analysis.gradient_norms` returns. Returns the ``Figure``."""
+    if not runs or not any(runs.values()):
+        raise ValueError("plot_gradient_norms: no gradient norms")
+    with book_style():
+        if ax is None:
+            fig, ax = plt.subplots(figsize=(7.0, 3.6))
+        else:
+            fig = ax.figure
+        for i, (label, norms) in enumerate(runs.items()):
+            values = list(norms.values())
+            ax.plot(range(1, len(values) + 1), values, "-", marker=".", markersize=4,
+                    color=PALETTE[i % len(PALETTE)], label=label)  # fmt: skip
+        ax.set_yscale("log")
+        ax.set_xlabel("weight layer (1 = first convolution, last = fc)")
+        ax.set_ylabel("gradient norm ||dL/dW|| (log)")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.legend(fontsize=8)
+        if title:
+            ax.set_title(title)
+        fig.tight_layout()
+    return fig

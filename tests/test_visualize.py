@@ -540,3 +540,19 @@ def test_plot_reconstructions_and_occlusion():
     assert fig.axes[1].get_images()[1].get_extent() == [2.5, 12.5, 12.5, 2.5]
     with pytest.raises(ValueError, match="both patch and stride"):
         viz.plot_occlusion(images[0], heat, patch=8)
+
+
+def test_plot_width_and_receptive_field():
+    from cnnlib.analysis import layer_table
+
+    with torch.device("meta"):
+        zf = models.create("zfnet")
+    table = layer_table(zf, (1, 3, 224, 224))
+    fig = viz.plot_width_and_receptive_field({"ZFNet": table, "again": table}, title="t")
+    assert isinstance(fig, Figure) and len(fig.axes) == 2
+    ax_c, ax_rf = fig.axes
+    assert list(ax_c.get_lines()[0].get_ydata()) == [96, 256, 384, 384, 256]
+    assert list(ax_rf.get_lines()[0].get_ydata()) == [7, 27, 75, 107, 139]
+    assert [t.get_text() for t in ax_c.texts[:5]] == ["110", "26", "13", "13", "13"]
+    with pytest.raises(ValueError, match="no Conv2d rows"):
+        viz.plot_width_and_receptive_field({"none": table.__class__([], (1,), None, 0, 0)})
