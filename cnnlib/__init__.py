@@ -18,6 +18,7 @@ _LAZY = (
     "analysis",
     "augment",
     "data",
+    "gradients",
     "history",
     "notebook",
     "profile",

@@ -1,0 +1,339 @@
+"""Why residual connections help: block Jacobians, gradient norms, paths and lesions.
+
+The tools of the book's chapter 7 (He et al. 2016; Veit, Wilber & Belongie 2016):
+
+* :func:`block_jacobian`: the Jacobian of a residual block from autograd, split into the
+  residual branch ``J_F`` and the sum ``J_F + I`` (and the whole block, with the ReLU that the
+  original ResNet applies after the addition), to check ``dH/dx = dF/dx + I`` exactly.
+* :func:`spectrum`: eigenvalues and singular values of such a Jacobian.
+* :func:`without_batchnorm`: a copy of a model with every batch norm replaced by the identity
+  (the "no BN" variants of the gradient-norm comparison).
+* :func:`init_gradient_norms`: per-layer weight-gradient norms at initialisation of several
+  models, built from the same seed (a wrapper of :func:`cnnlib.analysis.gradient_norms`).
+* :func:`count_paths`, :func:`path_length_distribution`: the unrolled view of ``n`` residual
+  blocks, ``2**n`` paths whose lengths follow a binomial distribution.
+* :func:`remove_block`, :func:`remove_layer`, :func:`lesion_study`: delete one residual block
+  (keep its shortcut) or one layer of a plain net, and measure the test accuracy.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from cnnlib.analysis import gradient_norms
+from cnnlib.models import create
+from cnnlib.models.resnet import BasicBlock, Bottleneck, ZeroPadShortcut
+
+__all__ = [
+    "BlockJacobian",
+    "block_jacobian",
+    "spectrum",
+    "without_batchnorm",
+    "init_gradient_norms",
+    "count_paths",
+    "path_length_distribution",
+    "blocks",
+    "is_downsampling",
+    "remove_block",
+    "remove_layer",
+    "removable_layers",
+    "lesion_study",
+]
+
+_BLOCKS = (BasicBlock, Bottleneck)
+
+
+# ---------------------------------------------------------------------------------------------
+# The Jacobian of one residual block
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class BlockJacobian:
+    """Jacobians of a residual block ``block(x) = relu(F(x) + x)`` at one input, as ``(D, D)``
+    matrices over the flattened input (``D = C * H * W``), in float64.
+
+    ``residual`` is ``dF/dx``; ``total`` is ``d(F(x) + x)/dx`` (the block without its last
+    ReLU, which is what a pre-activation ResNet computes); ``block`` is the whole block's
+    Jacobian, ReLU included; ``mask`` is the ReLU's derivative ``1[F(x) + x > 0]``.
+    """
+
+    residual: Tensor
+    total: Tensor
+    block: Tensor
+    mask: Tensor
+
+    @property
+    def size(self) -> int:
+        return self.total.shape[0]
+
+    @property
+    def max_error(self) -> float:
+        """``max |total - (residual + I)|``: zero up to rounding if ``dH/dx = dF/dx + I``."""
+        eye = torch.eye(self.size, dtype=self.total.dtype)
+        return float((self.total - self.residual - eye).abs().max())
+
+    @property
+    def relu_error(self) -> float:
+        """``max |block - diag(mask) (residual + I)|``: the ReLU after the addition."""
+        eye = torch.eye(self.size, dtype=self.total.dtype)
+        return float((self.block - self.mask[:, None] * (self.residual + eye)).abs().max())
+
+
+def _check_block(block: nn.Module) -> None:
+    if not isinstance(block, _BLOCKS) or not hasattr(block, "residual"):
+        raise ValueError(f"expected a BasicBlock or Bottleneck; got {type(block).__name__}")
+    if not block.shortcut:
+        raise ValueError("expected a residual block with a shortcut; got a plain block")
+    if block.downsample is not None:
+        raise ValueError(
+            "expected a block with an identity shortcut (same shape in and out); this one "
+            f"downsamples ({type(block.downsample).__name__}), so its Jacobian is not square"
+        )
+
+
+def block_jacobian(block: nn.Module, x: Tensor) -> BlockJacobian:
+    """The Jacobians of ``block`` (identity shortcut) at the single input ``x``.
+
+    ``x`` is one feature map ``(C, H, W)`` or a batch of one ``(1, C, H, W)``; keep ``C * H * W``
+    to a few thousand (the Jacobian has ``(C*H*W)**2`` entries). The block is copied, put in eval
+    mode (batch norm uses its running statistics, so the block is a function of ``x`` alone) and
+    run in float64 through :func:`torch.autograd.functional.jacobian`.
+    """
+    _check_block(block)
+    if x.dim() == 3:
+        x = x[None]
+    if x.dim() != 4 or x.shape[0] != 1:
+        raise ValueError(
+            f"x must be one feature map (C, H, W) or (1, C, H, W); got {tuple(x.shape)}"
+        )
+    f = copy.deepcopy(block).double().eval()
+    for m in f.modules():  # the in-place ReLU would overwrite a tensor autograd needs
+        if isinstance(m, nn.ReLU):
+            m.inplace = False
+    x = x.detach().to("cpu", torch.float64)
+    f = f.to("cpu")
+    d = x.numel()
+
+    def flat(fn: Callable[[Tensor], Tensor]) -> Tensor:
+        return torch.autograd.functional.jacobian(fn, x, vectorize=True).reshape(d, d)
+
+    with torch.no_grad():
+        mask = (f.residual(x) + x > 0).to(torch.float64).reshape(d)
+    return BlockJacobian(
+        residual=flat(f.residual),
+        total=flat(lambda t: f.residual(t) + t),
+        block=flat(f),
+        mask=mask,
+    )
+
+
+def spectrum(jacobian: Tensor) -> dict[str, Tensor]:
+    """Eigenvalues (complex) and singular values (descending) of a square matrix."""
+    if jacobian.dim() != 2 or jacobian.shape[0] != jacobian.shape[1]:
+        raise ValueError(f"expected a square matrix; got shape {tuple(jacobian.shape)}")
+    return {
+        "eigenvalues": torch.linalg.eigvals(jacobian),
+        "singular_values": torch.linalg.svdvals(jacobian),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Gradient norms at initialisation
+# ---------------------------------------------------------------------------------------------
+
+
+def without_batchnorm(model: nn.Module) -> nn.Module:
+    """A copy of ``model`` with every batch-norm layer replaced by ``nn.Identity``.
+
+    The book's ResNets have no convolution biases (a batch norm follows each convolution), so
+    the copy has no shift parameters either: what is left is convolutions, ReLUs, shortcuts and
+    the classifier. The original is left unchanged.
+    """
+    model = copy.deepcopy(model)
+    for parent in list(model.modules()):
+        for name, child in list(parent.named_children()):
+            if isinstance(child, _BatchNorm):
+                setattr(parent, name, nn.Identity())
+    return model
+
+
+def init_gradient_norms(
+    names: Sequence[str],
+    x: Tensor,
+    y: Tensor,
+    *,
+    batchnorm: bool = True,
+    seed: int = 0,
+    **kwargs: Any,
+) -> dict[str, dict[str, float]]:
+    """``{name: {layer: ||dL/dW||}}`` for freshly initialised models (``cnnlib.models.create``).
+
+    Every model is built after ``torch.manual_seed(seed)``, without batch norm when
+    ``batchnorm=False`` (:func:`without_batchnorm`), on ``x``'s device, and measured by
+    :func:`cnnlib.analysis.gradient_norms` on ``(x, y)`` in training mode; ``kwargs`` go to it.
+    """
+    if not names:
+        raise ValueError("names must list at least one model name")
+    out: dict[str, dict[str, float]] = {}
+    for name in names:
+        torch.manual_seed(seed)
+        model = create(name)
+        if not batchnorm:
+            model = without_batchnorm(model)
+        out[name] = gradient_norms(model.to(x.device), x, y, **kwargs)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The unrolled view: paths
+# ---------------------------------------------------------------------------------------------
+
+
+def _check_n(n: int) -> None:
+    if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+        raise ValueError(f"n must be a non-negative number of blocks; got {n!r}")
+
+
+def count_paths(n: int) -> int:
+    """Paths from input to output through ``n`` residual blocks: each block is either entered
+    (its residual branch) or skipped (its shortcut), so ``2**n``."""
+    _check_n(n)
+    return 2**n
+
+
+def path_length_distribution(n: int) -> list[int]:
+    """How many of the ``2**n`` paths pass through ``k`` residual branches, ``k = 0 ... n``:
+    the binomial coefficients ``C(n, k)`` (exact integers; divide by ``2**n`` for the
+    fractions of Veit et al.'s figure)."""
+    _check_n(n)
+    return [math.comb(n, k) for k in range(n + 1)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Lesion study
+# ---------------------------------------------------------------------------------------------
+
+
+def blocks(model: nn.Module) -> list[str]:
+    """Names of the model's basic and bottleneck blocks (residual or plain), input to output."""
+    return [n for n, m in model.named_modules() if isinstance(m, _BLOCKS)]
+
+
+def _in_out(block: nn.Module) -> tuple[int, int]:
+    last = block.conv3 if isinstance(block, Bottleneck) else block.conv2
+    return block.conv1.in_channels, last.out_channels
+
+
+def is_downsampling(block: nn.Module) -> bool:
+    """Does the block change the shape (stride 2, or more channels out than in)?"""
+    cin, cout = _in_out(block)
+    return block.stride != 1 or cin != cout
+
+
+def _shortcut_of(block: nn.Module) -> nn.Module:
+    if block.shortcut and block.downsample is not None:
+        return copy.deepcopy(block.downsample)
+    if not is_downsampling(block):
+        return nn.Identity()
+    cin, cout = _in_out(block)
+    return ZeroPadShortcut(cin, cout, block.stride)  # a plain block: option A, no parameters
+
+
+def _set_module(model: nn.Module, name: str, module: nn.Module) -> None:
+    parent_name, _, child = name.rpartition(".")
+    parent = model.get_submodule(parent_name) if parent_name else model
+    setattr(parent, child, module)
+
+
+def remove_block(model: nn.Module, name: str) -> nn.Module:
+    """A copy of ``model`` in which block ``name`` is replaced by its shortcut alone.
+
+    The replacement computes ``relu(shortcut(x))``, which is the block with its residual branch
+    deleted. A residual block keeps its own shortcut (identity, option A or B); a plain block, or
+    a block without one, gets the identity or, where the shape changes, option A (subsample and
+    pad with zeros), so that the rest of the network still fits.
+    """
+    names = blocks(model)
+    if name not in names:
+        raise ValueError(f"{name!r} is not a block of this model; its blocks: {', '.join(names)}")
+    model = copy.deepcopy(model)
+    block = model.get_submodule(name)
+    _set_module(model, name, nn.Sequential(_shortcut_of(block), nn.ReLU()))
+    return model
+
+
+def removable_layers(model: nn.Module) -> list[str]:
+    """Convolutions inside the model's blocks that keep the shape (stride 1, as many channels
+    out as in), so that :func:`remove_layer` can delete them."""
+    out = []
+    for b in blocks(model):
+        for n, m in model.get_submodule(b).named_children():
+            if isinstance(m, nn.Conv2d) and m.stride == (1, 1) and m.in_channels == m.out_channels:
+                out.append(f"{b}.{n}")
+    return out
+
+
+def remove_layer(model: nn.Module, name: str) -> nn.Module:
+    """A copy of ``model`` with the convolution ``name`` and its batch norm (``convK`` ->
+    ``bnK``) replaced by the identity: one layer of a plain net deleted. The ReLU after it stays.
+    """
+    allowed = removable_layers(model)
+    if name not in allowed:
+        raise ValueError(
+            f"{name!r} is not a shape-keeping convolution inside a block; removable layers: "
+            f"{', '.join(allowed) or '(none)'}"
+        )
+    model = copy.deepcopy(model)
+    _set_module(model, name, nn.Identity())
+    parent, _, conv = name.rpartition(".")
+    bn = f"{parent}.{conv.replace('conv', 'bn')}"
+    if isinstance(model.get_submodule(parent), _BLOCKS) and hasattr(
+        model.get_submodule(parent), conv.replace("conv", "bn")
+    ):
+        _set_module(model, bn, nn.Identity())
+    return model
+
+
+def lesion_study(
+    model: nn.Module,
+    loader: Iterable,
+    units: Sequence[str] | None = None,
+    *,
+    remove: Callable[[nn.Module, str], nn.Module] = remove_block,
+    device: str | torch.device | None = None,
+    channels_last: bool = False,
+) -> list[dict[str, Any]]:
+    """Test accuracy of ``model`` with each of ``units`` deleted in turn (one at a time).
+
+    ``remove`` is :func:`remove_block` (default; ``units`` defaults to every block) or
+    :func:`remove_layer`. Returns one row per unit, ``{"removed", "acc", "change",
+    "downsampling"}``, after a first row ``removed="(none)"`` for the intact model; ``change``
+    is the accuracy minus the intact model's. Accuracies from :func:`cnnlib.train.evaluate`.
+    """
+    from cnnlib.train import evaluate
+
+    units = list(blocks(model) if units is None else units)
+    if not units:
+        raise ValueError("nothing to remove: the model has no blocks and no units were given")
+
+    def acc(m: nn.Module) -> float:
+        return evaluate(m, loader, device=device, channels_last=channels_last)["acc"]
+
+    base = acc(model)
+    rows = [{"removed": "(none)", "acc": base, "change": 0.0, "downsampling": False}]
+    for unit in units:
+        block = unit if unit in blocks(model) else unit.rpartition(".")[0]
+        lesioned = remove(model, unit)
+        a = acc(lesioned)
+        down = block in blocks(model) and is_downsampling(model.get_submodule(block))
+        rows.append({"removed": unit, "acc": a, "change": a - base, "downsampling": down})
+    return rows
