@@ -216,6 +216,9 @@ class _GoogLeNetBase(nn.Module):
             if name == "inception3b":
                 self.maxpool3 = nn.MaxPool2d(3, stride=2, ceil_mode=True)  # 28 -> 14
             elif name == "inception4e":
+                # torchvision's 2x2/2; table 1 of the paper has 3x3/2 here. Both give 14 -> 7
+                # and have no weights; shared by googlenet_paper so that the two differ only
+                # where the chapter compares them (departure from the paper, named here).
                 self.maxpool4 = nn.MaxPool2d(2, stride=2, ceil_mode=True)  # 14 -> 7
 
     def _inceptions(self, x: Tensor) -> tuple[Tensor, Tensor | None, Tensor | None]:
