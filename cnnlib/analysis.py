@@ -12,6 +12,7 @@ tables stay true to the code.
   field, rendered as Markdown or HTML in a notebook.
 * :func:`summary`: parameters, MACs and output shape in a small dict.
 * :func:`gradient_norms`: the gradient norm of every weight layer after one backward pass.
+* :func:`weight_norms`: the norm of every weight layer's weight (the scale a gradient acts on).
 * :func:`network_depth`: weight layers and activations on the longest path from input to output.
 
 Conventions
@@ -82,6 +83,7 @@ __all__ = [
     "layer_table",
     "summary",
     "gradient_norms",
+    "weight_norms",
     "time_by_module",
     "network_depth",
 ]
@@ -982,6 +984,7 @@ def gradient_norms(
     loss_fn: Any = None,
     layers: type | tuple[type, ...] = (nn.Conv2d, nn.Linear),
     train_mode: bool = True,
+    relative: bool = False,
 ) -> dict[str, float]:
     """L2 norm of the weight gradient of every ``layers`` module after one backward pass.
 
@@ -990,6 +993,12 @@ def gradient_norms(
     the book's models). The model's existing ``.grad`` tensors and its train/eval flags are
     restored afterwards, so the call has no side effect on a training run. ``train_mode=True``
     (the default) measures what training sees: batch norm uses batch statistics.
+
+    ``relative=True`` divides each norm by the norm of the layer's weight,
+    ``||dL/dW|| / ||W||``: the size of a plain SGD step relative to the weight it changes. For a
+    layer followed by batch norm this is the number that matters: batch norm makes the output
+    independent of the weight's scale, so the gradient shrinks as ``1 / ||W||`` when the weight
+    grows and the absolute norm alone says little.
 
     >>> norms = gradient_norms(create("plain20"), torch.randn(8, 3, 32, 32), torch.zeros(8).long())
     >>> list(norms)[:2]
@@ -1014,9 +1023,15 @@ def gradient_norms(
             p.grad = None
         out = _first_tensor(model(x))
         loss_fn(out, y).backward()
-        return {
+        norms = {
             n: float(m.weight.grad.norm()) if m.weight.grad is not None else 0.0 for n, m in named
         }
+        if relative:
+            weights = weight_norms(model, layers)
+            norms = {
+                n: g / weights[n] if weights[n] > 0 else float("inf") for n, g in norms.items()
+            }
+        return norms
     finally:
         for p, g in saved_grads.items():
             p.grad = g
@@ -1025,6 +1040,29 @@ def gradient_norms(
         with torch.no_grad():
             for b, saved in saved_buffers.items():
                 b.copy_(saved)
+
+
+def weight_norms(
+    model: nn.Module, layers: type | tuple[type, ...] = (nn.Conv2d, nn.Linear)
+) -> dict[str, float]:
+    """L2 norm of the weight of every ``layers`` module, ``{module name: ||W||_2}``.
+
+    The companion of :func:`gradient_norms` (same names, same order): with batch norm after a
+    layer, the layer's output does not depend on the scale of ``W``, so a growing ``||W||``
+    shrinks both the gradient (as ``1 / ||W||``) and the relative step (as ``1 / ||W||^2``).
+
+    >>> list(weight_norms(create("plain20")))[-1]
+    'fc'
+    """
+    named = [(n, m) for n, m in model.named_modules() if isinstance(m, layers)]
+    norms = {
+        n: float(m.weight.detach().norm())
+        for n, m in named
+        if getattr(m, "weight", None) is not None
+    }
+    if not norms:
+        raise ValueError(f"model has no {layers} layers with weights")
+    return norms
 
 
 # ---------------------------------------------------------------------------------------------

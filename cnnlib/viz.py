@@ -226,14 +226,18 @@ def _history_runs(runs) -> dict[str, list[dict]]:
     }
 
 
-def plot_history(runs, *, error: bool = False, title: str | None = None, axes=None):
+def plot_history(
+    runs, *, error: bool = False, title: str | None = None, axes=None, log_loss: bool = False
+):
     """Loss (left) and accuracy or error (right) per epoch of one or several training runs.
 
     ``runs`` is a :class:`cnnlib.train.History` (or list of per-epoch dicts), a path to a
     ``history.json`` or to a run directory, or several of these as a list or as a dict
     ``{label: history}`` for comparisons (one colour per run). Training curves are dashed,
     validation curves solid. ``error=True`` plots error (%) instead of accuracy (%), as the ResNet
-    paper's figures do. Returns the ``Figure``.
+    paper's figures do. ``log_loss=True`` draws the loss on a log scale, for runs whose loss
+    spans orders of magnitude (a deep net's first test loss with unsettled batch-norm
+    statistics). Returns the ``Figure``.
     """
     data = _history_runs(runs)
     if not data or not any(data.values()):
@@ -257,7 +261,9 @@ def plot_history(runs, *, error: bool = False, title: str | None = None, axes=No
                 values = [None if a is None else 100 * (1 - a if error else a) for a in acc]
                 ax_acc.plot(epochs, values, style, color=colour, label=name, marker=".")
         ax_loss.set_xlabel("epoch")
-        ax_loss.set_ylabel("cross-entropy loss")
+        ax_loss.set_ylabel("cross-entropy loss (log)" if log_loss else "cross-entropy loss")
+        if log_loss:
+            ax_loss.set_yscale("log")
         ax_acc.set_xlabel("epoch")
         ax_acc.set_ylabel("top-1 error (%)" if error else "top-1 accuracy (%)")
         for ax in (ax_loss, ax_acc):
@@ -836,10 +842,11 @@ def plot_residual_blocks(blocks, *, size: int = 56, title: str | None = None):
     return fig
 
 
-def plot_gradient_norms(runs, *, title: str | None = None, ax=None):
+def plot_gradient_norms(runs, *, title: str | None = None, ax=None, ylabel: str | None = None):
     """The gradient norm of every weight layer, input to output, on a log scale, for one or
     several measurements: ``runs`` is ``{label: {layer: norm}}`` as
-    :func:`cnnlib.analysis.gradient_norms` returns. Returns the ``Figure``."""
+    :func:`cnnlib.analysis.gradient_norms` returns. ``ylabel`` replaces the axis label (for
+    example for relative norms, ``gradient_norms(..., relative=True)``). Returns the ``Figure``."""
     if not runs or not any(runs.values()):
         raise ValueError("plot_gradient_norms: no gradient norms")
     with book_style():
@@ -853,7 +860,7 @@ def plot_gradient_norms(runs, *, title: str | None = None, ax=None):
                     color=PALETTE[i % len(PALETTE)], label=label)  # fmt: skip
         ax.set_yscale("log")
         ax.set_xlabel("weight layer (1 = first convolution, last = fc)")
-        ax.set_ylabel("gradient norm ||dL/dW|| (log)")
+        ax.set_ylabel(ylabel or "gradient norm ||dL/dW|| (log)")
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.legend(fontsize=8)
         if title:

@@ -592,6 +592,28 @@ def test_gradient_norms_match_manual_backward_and_leave_no_trace():
     assert norms["fc"] == pytest.approx(float(model.fc.weight.grad.norm()), rel=1e-6)
 
 
+def test_relative_gradient_norms_divide_by_the_weight_norms():
+    torch.manual_seed(0)
+    model = create("plain20")
+    x, y = torch.randn(4, 3, 32, 32), torch.tensor([0, 1, 2, 3])
+    absolute = analysis.gradient_norms(model, x, y)
+    relative = analysis.gradient_norms(model, x, y, relative=True)
+    weights = analysis.weight_norms(model)
+    assert list(weights) == list(absolute) == list(relative)
+    assert weights["conv1"] == pytest.approx(float(model.conv1.weight.norm()), rel=1e-6)
+    for name in absolute:
+        assert relative[name] == pytest.approx(absolute[name] / weights[name], rel=1e-6)
+    # batch norm after every convolution: scaling a weight by 10 divides its gradient by 10,
+    # its relative step by 100, and changes nothing else (up to batch norm's epsilon)
+    with torch.no_grad():
+        model.layer2[0].conv1.weight.mul_(10.0)
+    scaled = analysis.gradient_norms(model, x, y)
+    assert scaled["layer2.0.conv1"] == pytest.approx(absolute["layer2.0.conv1"] / 10, rel=1e-2)
+    assert scaled["conv1"] == pytest.approx(absolute["conv1"], rel=1e-2)
+    with pytest.raises(ValueError, match="no"):
+        analysis.weight_norms(nn.Sequential(nn.ReLU()))
+
+
 def test_gradient_norms_rejects_bad_input():
     with pytest.raises(ValueError, match="N, C, H, W"):
         analysis.gradient_norms(create("resnet20"), torch.randn(3, 32, 32), torch.zeros(3).long())

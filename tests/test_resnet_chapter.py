@@ -242,6 +242,9 @@ def test_plot_gradient_norms():
     assert ax.get_yscale() == "log"
     assert list(ax.get_lines()[0].get_ydata()) == [1.0, 0.01]
     assert list(ax.get_lines()[1].get_xdata()) == [1, 2]
+    assert "||dL/dW||" in ax.get_ylabel()
+    fig = viz.plot_gradient_norms(norms, ylabel="relative step ||dL/dW|| / ||W||")
+    assert fig.axes[0].get_ylabel() == "relative step ||dL/dW|| / ||W||"
     with pytest.raises(ValueError, match="no gradient norms"):
         viz.plot_gradient_norms({})
 

@@ -435,6 +435,9 @@ def test_plot_history_one_run_and_a_comparison(tmp_path):
     ]
     assert fig.axes[1].lines[1].get_ydata()[0] == pytest.approx(82)
     assert fig.axes[1].get_ylabel() == "top-1 error (%)"
+    assert fig.axes[0].get_yscale() == "linear"
+    fig = plot_history(rows, log_loss=True)
+    assert fig.axes[0].get_yscale() == "log" and "(log)" in fig.axes[0].get_ylabel()
 
 
 def test_compile_trains_and_checkpoints_the_plain_model(synth, tmp_path):
