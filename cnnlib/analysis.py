@@ -13,6 +13,8 @@ tables stay true to the code.
 * :func:`summary`: parameters, MACs and output shape in a small dict.
 * :func:`gradient_norms`: the gradient norm of every weight layer after one backward pass.
 * :func:`weight_norms`: the norm of every weight layer's weight (the scale a gradient acts on).
+* :func:`response_stds`: the standard deviation of every layer's output on a batch (the ResNet
+  paper's figure 7).
 * :func:`network_depth`: weight layers and activations on the longest path from input to output.
 
 Conventions
@@ -84,6 +86,7 @@ __all__ = [
     "summary",
     "gradient_norms",
     "weight_norms",
+    "response_stds",
     "time_by_module",
     "network_depth",
 ]
@@ -1063,6 +1066,44 @@ def weight_norms(
     if not norms:
         raise ValueError(f"model has no {layers} layers with weights")
     return norms
+
+
+def response_stds(
+    model: nn.Module, x: Tensor, layers: type | tuple[type, ...] = nn.BatchNorm2d
+) -> dict[str, float]:
+    """Standard deviation of the output of every ``layers`` module on the batch ``x``.
+
+    ``{module name: std}`` in the order the modules run, measured in eval mode (batch norm uses
+    its running statistics) without gradients; the model's modes are restored. With the default
+    ``layers`` this is the ResNet paper's figure 7: "the outputs of each 3x3 layer, after BN and
+    before other nonlinearity (ReLU/addition)", which for the book's CIFAR networks are exactly
+    their batch norms. In a residual block the last batch norm's output is the residual
+    ``F(x)``, so small values mean the block changes its input little.
+
+    >>> stds = response_stds(create("resnet20"), torch.randn(4, 3, 32, 32))
+    >>> list(stds)[:2]
+    ['bn1', 'layer1.0.bn1']
+    """
+    if x.dim() != 4:
+        raise ValueError(f"x must be a batch of images (N, C, H, W), got shape {tuple(x.shape)}")
+    names = {m: n for n, m in model.named_modules() if isinstance(m, layers)}
+    if not names:
+        raise ValueError(f"model has no {layers} layers")
+    stds: dict[str, float] = {}
+
+    def record(module: nn.Module, _inputs: Any, output: Any) -> None:
+        out = _first_tensor(output)
+        if out is not None:  # measured now: an in-place ReLU may overwrite the tensor later
+            stds[names[module]] = float(out.float().std())
+
+    handles = [m.register_forward_hook(record) for m in names]
+    try:
+        with _eval_mode(model), torch.no_grad():
+            model(x)
+    finally:
+        for h in handles:
+            h.remove()
+    return stds
 
 
 # ---------------------------------------------------------------------------------------------

@@ -869,6 +869,35 @@ def plot_gradient_norms(runs, *, title: str | None = None, ax=None, ylabel: str 
     return fig
 
 
+def plot_layer_responses(runs, *, title: str | None = None):
+    """The ResNet paper's figure 7: the standard deviation of each layer's response, in network
+    order (left) and sorted in descending order (right), for several networks. ``runs`` is
+    ``{label: {layer: std}}`` as :func:`cnnlib.analysis.response_stds` returns. Returns the
+    ``Figure``."""
+    if not runs or not any(runs.values()):
+        raise ValueError("plot_layer_responses: no layer responses")
+    with book_style():
+        fig, (ax_order, ax_sorted) = plt.subplots(1, 2, figsize=(9.0, 3.4), sharey=True)
+        for i, (label, stds) in enumerate(runs.items()):
+            values = list(stds.values())
+            colour = PALETTE[i % len(PALETTE)]
+            style = "--" if "plain" in label.lower() else "-"
+            x = range(1, len(values) + 1)
+            ax_order.plot(x, values, style, color=colour, label=label, lw=1.2)
+            ax_sorted.plot(x, sorted(values, reverse=True), style, color=colour, label=label,
+                           lw=1.2)  # fmt: skip
+        ax_order.set_xlabel("layer index (original order)")
+        ax_sorted.set_xlabel("layer index (sorted by magnitude)")
+        ax_order.set_ylabel("std of the response")
+        for ax in (ax_order, ax_sorted):
+            ax.xaxis.get_major_locator().set_params(integer=True)
+        ax_sorted.legend(fontsize=8)
+        if title:
+            fig.suptitle(title)
+        fig.tight_layout()
+    return fig
+
+
 # ---------------------------------------------------------------------------------------------
 # Chapter 7: Jacobian spectra, path lengths, lesion studies
 # ---------------------------------------------------------------------------------------------

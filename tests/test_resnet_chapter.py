@@ -15,8 +15,8 @@ import torch  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from torch import nn  # noqa: E402
 
+from cnnlib import analysis, viz  # noqa: E402
 from cnnlib import models as M  # noqa: E402
-from cnnlib import viz  # noqa: E402
 from cnnlib.analysis import count_macs, count_params  # noqa: E402
 from cnnlib.models.resnet import (  # noqa: E402
     PAPER_TABLE1_GFLOPS,
@@ -261,3 +261,45 @@ def test_gradient_norms_leave_the_batch_norm_statistics_alone():
     assert list(norms)[0] == "conv1" and list(norms)[-1] == "fc" and len(norms) == 20
     for k, v in model.state_dict().items():
         assert torch.equal(v, before[k]), k
+
+
+def test_response_stds_are_the_batch_norm_outputs_in_eval_mode():
+    """The paper's figure 7 measures the output of every 3x3 layer after BN; in a residual block
+    the last BN's output is F(x)."""
+    torch.manual_seed(0)
+    model = M.create("resnet20")
+    model.train()
+    x = torch.randn(6, 3, 32, 32)
+    stds = analysis.response_stds(model, x)
+    assert model.training  # mode restored
+    assert len(stds) == 19  # the stem BN + two per block: one per 3x3 convolution
+    assert list(stds)[:3] == ["bn1", "layer1.0.bn1", "layer1.0.bn2"]
+    block = model.layer2[1]
+    seen = {}
+    model.eval()
+    with torch.no_grad():
+        model.layer2[1].register_forward_pre_hook(lambda m, inp: seen.update(x=inp[0].clone()))
+        model(x)
+        residual = block.residual(seen["x"])
+    assert stds["layer2.1.bn2"] == pytest.approx(float(residual.std()), rel=1e-5)
+    # a zero last scale makes F(x) = 0: the block's response is exactly 0
+    with torch.no_grad():
+        block.bn2.weight.zero_()
+        block.bn2.bias.zero_()
+    assert analysis.response_stds(model, x)["layer2.1.bn2"] == 0.0
+    with pytest.raises(ValueError, match="N, C, H, W"):
+        analysis.response_stds(model, torch.randn(3, 32, 32))
+    with pytest.raises(ValueError, match="no"):
+        analysis.response_stds(nn.Sequential(nn.Conv2d(3, 3, 1)), x)
+
+
+def test_plot_layer_responses_in_order_and_sorted():
+    runs = {"plain-20": {"a": 1.0, "b": 3.0, "c": 2.0}, "ResNet-20": {"a": 0.5, "b": 0.2, "c": 0.9}}
+    fig = viz.plot_layer_responses(runs, title="t")
+    order, ranked = fig.axes[:2]
+    assert list(order.get_lines()[0].get_ydata()) == [1.0, 3.0, 2.0]
+    assert list(ranked.get_lines()[0].get_ydata()) == [3.0, 2.0, 1.0]
+    assert order.get_lines()[0].get_linestyle() == "--"  # plain nets dashed, as in the paper
+    assert order.get_lines()[1].get_linestyle() == "-"
+    with pytest.raises(ValueError, match="no layer responses"):
+        viz.plot_layer_responses({})
