@@ -4,6 +4,8 @@
   environment, so it is set here, before any kernel starts (also in each pytest-xdist worker).
 - ``MPLBACKEND`` is removed: an inherited backend (``Agg`` on many CI machines) replaces the
   notebooks' inline PNG figures with nothing and changes their outputs.
+- nbval's notebook cells and the tests of the built book are marked ``slow`` (the fast path,
+  ``-m "not slow"``, leaves them out).
 - ``book_build``: the book, built once per test session with ``jupyter-book build . -W -n
   --keep-going`` into a temporary folder, shared by tests/test_book.py and tests/test_site.py
   (also across pytest-xdist workers: the first one builds, the others wait and reuse it).
@@ -94,3 +96,10 @@ def book_build(tmp_path_factory) -> BookBuild:
             )  # fmt: skip
     data = json.loads(result_file.read_text())
     return BookBuild(data["returncode"], data["output"], data["seconds"], shared)
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """Mark ``slow`` every nbval notebook cell and every test that needs the built book."""
+    for item in items:
+        if item.path.suffix == ".ipynb" or "book_build" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)

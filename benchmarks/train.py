@@ -35,8 +35,8 @@ from torchvision import transforms as T
 
 from cnnlib import data as cdata
 from cnnlib import models
-from cnnlib.profile import device_name, versions
-from cnnlib.train import fit
+from cnnlib.runtime import device_name, versions
+from cnnlib.train import TrainConfig, fit
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -137,8 +137,9 @@ def main(argv=None) -> int:
     for r in range(args.rounds + 1):
         for name, cl in cnnlib_runs.items():
             model, loader = state[name]
-            h = fit(model, loader, epochs=1, lr=0.05, schedule="constant", device=device,
-                    channels_last=cl, quiet=True)  # fmt: skip
+            config = TrainConfig(epochs=1, lr=0.05, schedule="constant", device=str(device),
+                                 channels_last=cl)  # fmt: skip
+            h = fit(model, loader, config=config, quiet=True)
             if r > 0:
                 variants[name].append(h[0]["images_per_s"])
         if r > 0:

@@ -1,30 +1,31 @@
 """cnnlib: the library behind the Classic CNNs book.
 
-Models of AlexNet, ZFNet, VGG, GoogLeNet and ResNet (torchvision-compatible and paper-faithful),
-their analysis (parameters, MACs, receptive fields), data, training and plots. Submodules load on
-first use: ``cnnlib.analysis``, ``cnnlib.data``, ``cnnlib.train``, ``cnnlib.viz``,
-``cnnlib.history``, ``cnnlib.profile``.
+Models of AlexNet, ZFNet, VGG, GoogLeNet and ResNet (torchvision-compatible and paper-faithful)
+in ``models``; ``analysis`` (costs, receptive fields, tables, training dynamics); ``data``;
+``train``; ``plots``; ``interpret`` (looking inside a trained net); ``residual`` (residual-network
+analysis); ``ilsvrc`` (the challenge's results); ``profile``, ``runtime``, ``distributed`` and
+``notebook``. Every submodule but ``models`` loads on first use.
 """
 
 from __future__ import annotations
 
 import importlib
 
-__version__ = "0.1.0"
-
-from cnnlib import models  # noqa: E402,F401
+from cnnlib import models  # noqa: F401
+from cnnlib.runtime import __version__
 
 _LAZY = (
     "analysis",
-    "augment",
     "data",
-    "gradients",
-    "history",
+    "distributed",
+    "ilsvrc",
+    "interpret",
     "notebook",
+    "plots",
     "profile",
+    "residual",
+    "runtime",
     "train",
-    "visualize",
-    "viz",
 )
 
 __all__ = ["__version__", "models", *_LAZY]

@@ -13,12 +13,8 @@ gpu       default with CUDA                           full CIFAR-10             
                                                                                          a Colab T4
 ========  ==========================================  =================================  ==========
 
-A notebook's first cell calls :func:`setup`, which picks the profile and the device, seeds every
-random number generator and prints a short run card::
-
-    from cnnlib.profile import setup
-    P = setup(seed=0)
-    history = fit(model, train, test, epochs=P.epochs, ...)
+A profile is plain data: whoever needs one is given one (a notebook gets it from
+:func:`cnnlib.notebook.setup`, the CLI from ``--profile``); nothing here keeps a current profile.
 
 The sizes were chosen from measurements of ``resnet20`` (0.27M parameters): about 200-300
 training images per second on 2 CPU cores (so the cpu profile trains two such models in well
@@ -29,28 +25,21 @@ device-resident loader.
 from __future__ import annotations
 
 import os
-import platform
-import random
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import torch
 
-__all__ = [
-    "PROFILES",
-    "Profile",
-    "current_profile",
-    "device_name",
-    "get_profile",
-    "seed_everything",
-    "setup",
-    "versions",
-]
+from cnnlib.runtime import CnnlibError, default_device
+
+__all__ = ["PROFILES", "Profile", "ProfileError", "get_profile"]
 
 #: Environment variable that selects the profile (``smoke``, ``cpu`` or ``gpu``).
 PROFILE_ENV = "CNNLIB_PROFILE"
-#: Environment variable that overrides the device (for example ``cpu`` on a CUDA machine).
-DEVICE_ENV = "CNNLIB_DEVICE"
+
+
+class ProfileError(CnnlibError, ValueError):
+    """An unknown profile name."""
 
 
 @dataclass(frozen=True)
@@ -59,7 +48,7 @@ class Profile:
 
     ``train_per_class`` / ``test_per_class`` of ``None`` mean the full split (5,000 / 1,000
     images per class for CIFAR-10); otherwise a deterministic class-balanced subset of that many
-    images per class is used (:func:`cnnlib.data.balanced_subset`).
+    images per class is used (:meth:`cnnlib.data.ImageTensorDataset.subset`).
     """
 
     name: str
@@ -92,22 +81,6 @@ class Profile:
     def as_dict(self) -> dict[str, Any]:
         """A JSON-friendly dict (for run cards)."""
         return asdict(self)
-
-    def fit_kwargs(self) -> dict[str, Any]:
-        """The arguments of :func:`cnnlib.train.fit` this profile fixes:
-        ``fit(model, train, test, **profile.fit_kwargs())``."""
-        return {
-            "epochs": self.epochs,
-            "lr": self.lr,
-            "device": self.device,
-            "amp": self.amp,
-            "channels_last": self.channels_last,
-            "profile": self,
-        }
-
-
-def _cuda_device() -> str:
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 #: The three profiles, without a device (``get_profile`` fills it in).
@@ -151,14 +124,6 @@ PROFILES: dict[str, Profile] = {
 }
 
 
-_CURRENT: Profile | None = None
-
-
-def current_profile() -> Profile | None:
-    """The profile the last :func:`setup` chose (``None`` before any)."""
-    return _CURRENT
-
-
 def get_profile(name: str | None = None, device: str | None = None) -> Profile:
     """The profile called ``name``, or the one this machine runs by default.
 
@@ -172,103 +137,13 @@ def get_profile(name: str | None = None, device: str | None = None) -> Profile:
     if name is None:
         name = "gpu" if torch.cuda.is_available() else "cpu"
     if name not in PROFILES:
-        raise ValueError(
-            f"Unknown profile {name!r} (from {'$' + PROFILE_ENV if name else 'argument'}); "
-            f"expected one of: {', '.join(PROFILES)}"
+        where = f"${PROFILE_ENV}" if name == os.environ.get(PROFILE_ENV, "").strip().lower() else "argument"
+        raise ProfileError(
+            f"unknown profile {name!r} (from the {where}); expected one of: {', '.join(PROFILES)}"
         )
-    device = device or os.environ.get(DEVICE_ENV, "").strip() or _cuda_device()
+    device = device or default_device()
     try:
         torch.device(device)
     except RuntimeError as err:
-        raise ValueError(f"Invalid device {device!r}: {err}") from None
+        raise ProfileError(f"invalid device {device!r}: {err}") from None
     return replace(PROFILES[name], device=device)
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python's ``random``, NumPy (when installed) and torch on every device."""
-    random.seed(seed)
-    try:
-        import numpy as np
-
-        np.random.seed(seed % 2**32)
-    except ImportError:  # pragma: no cover - numpy is a dependency
-        pass
-    torch.manual_seed(seed)  # also seeds every CUDA device
-
-
-def device_name(device: str | torch.device) -> str:
-    """A human-readable name of ``device``: the GPU model, or the CPU model and core count."""
-    device = torch.device(device)
-    if device.type == "cuda":
-        index = device.index if device.index is not None else torch.cuda.current_device()
-        return torch.cuda.get_device_name(index)
-    if device.type == "cpu":
-        model = ""
-        try:
-            with open("/proc/cpuinfo", encoding="utf-8") as f:
-                for line in f:
-                    if line.startswith("model name"):
-                        model = line.split(":", 1)[1].strip()
-                        break
-        except OSError:
-            pass
-        model = model or platform.processor() or platform.machine() or "CPU"
-        return f"{model} ({torch.get_num_threads()} threads)"
-    return str(device)
-
-
-def versions() -> dict[str, str]:
-    """torch, torchvision and cnnlib versions (and Python's)."""
-    import torchvision
-
-    import cnnlib
-
-    return {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "torchvision": torchvision.__version__,
-        "cnnlib": cnnlib.__version__,
-    }
-
-
-def _data_source() -> str | None:
-    """A short description of where CIFAR-10 would be read from, without decoding it."""
-    try:
-        from cnnlib import data
-    except ImportError:  # pragma: no cover - data.py ships with cnnlib
-        return None
-    locate = getattr(data, "describe_cifar10_source", None)
-    if locate is None:  # pragma: no cover
-        return None
-    try:
-        return locate()
-    except Exception:  # noqa: BLE001 - the run card must never fail
-        return None
-
-
-def setup(seed: int = 0, profile: str | None = None, verbose: bool = True) -> Profile:
-    """Pick the profile and the device, seed everything, print a short run card.
-
-    The first cell of every notebook calls this. Returns the :class:`Profile`, whose fields
-    (``epochs``, ``batch_size``, ``train_per_class``, ...) the notebook passes on.
-    """
-    global _CURRENT
-    prof = get_profile(profile)
-    _CURRENT = prof
-    seed_everything(seed)
-    if prof.name == "gpu" and prof.device.startswith("cuda"):
-        torch.backends.cudnn.benchmark = True  # fixed input sizes: pick the fastest kernels
-    if verbose:
-        v = versions()
-        source = _data_source()
-        lines = [
-            f"profile  {prof.name}: {prof.description}",
-            f"device   {prof.device} ({device_name(prof.device)})",
-            f"versions torch {v['torch']}, torchvision {v['torchvision']}, cnnlib {v['cnnlib']}"
-            f" (Python {v['python']})",
-            f"seed     {seed}",
-        ]
-        if source:
-            lines.append(f"data     {source}")
-        print("\n".join(lines))
-    return prof

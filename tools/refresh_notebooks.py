@@ -19,6 +19,8 @@ notebook unchanged.
 
 from __future__ import annotations
 
+import re
+
 import argparse
 import os
 import sys
@@ -41,7 +43,7 @@ def fix_setup(nb: nbformat.NotebookNode, source: str) -> bool:
     i, cell = next(
         ((i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code"), (len(nb.cells), None)
     )
-    if cell is None or "cnnlib.profile.setup" not in cell.source:
+    if cell is None or not re.search(r"cnnlib\.(profile|notebook)\.setup", cell.source):
         cell = nbformat.v4.new_code_cell(source)
         nb.cells.insert(i, cell)
     old = (cell.source, list(cell.metadata.get("tags", [])))

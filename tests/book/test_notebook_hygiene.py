@@ -15,7 +15,7 @@ import pytest
 
 from cnnlib.notebook import SETUP_TAGS, repository_url, setup_cell_source
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 REPO_URL = repository_url(ROOT / "_config.yml")
 
@@ -56,7 +56,7 @@ def test_there_are_notebooks():
 def test_setup_cell_source_follows_config():
     source = setup_cell_source(REPO_URL)
     assert f'"cnnlib @ git+{REPO_URL}"' in source
-    assert "cnnlib.profile.setup(seed=0)" in source
+    assert "cnnlib.notebook.setup(seed=0)" in source
     assert REPO_URL == "https://github.com/classic-cnns/classic-cnns-book"
 
 

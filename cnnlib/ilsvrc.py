@@ -1,15 +1,13 @@
 """The ILSVRC image-classification results, 2010-2017, as data with sources.
 
-Every number here is the top-5 error on the ILSVRC test set of the entry that won the
-classification task that year (plus the 2014 runner-up, VGG, which the book studies), as published
-by the organisers or in the entry's own paper. Each entry names its BibTeX key in
-``book/references.bib``: ``cite`` is the paper that describes the method, ``source`` the one that
-reports the number.
+Top-5 test error of each year's classification winner (and of VGG, the 2014 runner-up), as
+published by the organisers or the entry's paper; ``cite`` and ``source`` are BibTeX keys of
+``book/references.bib`` (the method's paper, and the one that reports the number).
 
->>> from cnnlib import history
->>> [r.year for r in history.WINNERS][:3]
+>>> from cnnlib import ilsvrc
+>>> [r.year for r in ilsvrc.WINNERS][:3]
 [2010, 2011, 2012]
->>> history.by_year(2015).top5_error
+>>> ilsvrc.by_year(2015).top5_error
 3.57
 """
 

@@ -1,17 +1,10 @@
-"""Looking inside a CNN, as Zeiler & Fergus did ("Visualizing and Understanding Convolutional
-Networks", arXiv 1311.2901, 2013): filters, feature maps, deconvnet and guided-backprop
-reconstructions, occlusion sensitivity.
+"""Looking inside a trained CNN, as Zeiler & Fergus did (arXiv 1311.2901): filters, feature maps,
+deconvnet and guided-backprop reconstructions, occlusion sensitivity. The figures are drawn by
+:mod:`cnnlib.plots`.
 
-Every function takes any ``nn.Module`` (trained or not) and leaves it as it found it: hooks are
-removed, no module is replaced, train/eval flags are restored and no ``.grad`` is written, also
-when the model raises. The models run in eval mode (dropout off, batch norm with its running
-statistics). Plots of the results are in :mod:`cnnlib.viz` (``plot_filters``,
-``plot_feature_maps``, ``plot_reconstructions``, ``plot_occlusion``).
-
-Layers are named as in ``model.named_modules()`` (``"features.0"``, ``"layer2.1.conv1"``; ``""`` is
-the model itself, that is its output). A module that runs several times in one forward pass (such
-as the ``relu`` shared by the two halves of a torchvision ResNet block) is captured at its first
-call; name the block (``"layer1.0"``) for the block's output.
+Every function takes any ``nn.Module``, runs it in eval mode and leaves it as it found it (hooks,
+train flags, no ``.grad``), also when it raises. Layers are named as in ``named_modules()``
+(``""`` is the model's output); a module called twice in one pass is captured at its first call.
 """
 
 from __future__ import annotations
@@ -28,6 +21,7 @@ from torch import Tensor, nn
 from torch.overrides import TorchFunctionMode
 
 from cnnlib.data import IMAGENET_MEAN, IMAGENET_STD
+from cnnlib.runtime import eval_mode
 
 __all__ = [
     "SAMPLE_IMAGES",
@@ -90,18 +84,6 @@ def _resolve_layers(model: nn.Module, names: Sequence[str]) -> dict[str, nn.Modu
             raise ValueError(f"{type(model).__name__} has no layer {name!r}; {hint}")
         resolved[name] = modules[name]
     return resolved
-
-
-@contextmanager
-def _eval_mode(model: nn.Module) -> Iterator[None]:
-    """Run ``model`` in eval mode and restore every module's own train/eval flag afterwards."""
-    flags = [(m, m.training) for m in model.modules()]
-    model.eval()
-    try:
-        yield
-    finally:
-        for module, training in flags:
-            module.training = training
 
 
 class _StopForward(Exception):
@@ -176,18 +158,12 @@ def first_layer_filters(model: nn.Module) -> Tensor:
 
 
 def filter_grid(weights: Tensor, ncols: int | None = None, pad: int = 1) -> Tensor:
-    """Tile filters into one image for display, each filter rescaled to [0, 1] on its own.
+    """Filters (out, 1 or 3, kH, kW) tiled into one (1 or 3, H, W) image in [0, 1] for display.
 
-    Args:
-        weights: (out, in, kH, kW) with ``in`` 1 (grey) or 3 (RGB); for other layers pick input
-            channels first, such as ``weights[:, :1]``.
-        ncols: filters per row (default: about twice as many columns as rows).
-        pad: pixels of white between the filters and around the grid.
-
-    Returns:
-        (in, rows * (kH + pad) + pad, ncols * (kW + pad) + pad), values in [0, 1]. Each filter is
-        min-max scaled (its minimum is 0 and its maximum 1, over all its colour channels
-        together, so the colours keep their balance); a constant filter becomes 0.5.
+    Each filter is min-max scaled on its own, over all its colour channels together (a constant
+    one becomes 0.5); ``ncols`` filters per row (default: about twice as many columns as rows),
+    ``pad`` white pixels between and around them. For other layers pick input channels first,
+    such as ``weights[:, :1]``.
     """
     if weights.dim() != 4 or weights.shape[1] not in (1, 3):
         raise ValueError(
@@ -213,24 +189,17 @@ def filter_grid(weights: Tensor, ncols: int | None = None, pad: int = 1) -> Tens
 
 
 def feature_maps(model: nn.Module, x: Tensor, layers: Sequence[str] | str) -> dict[str, Tensor]:
-    """The outputs of the named layers for the images ``x``, via forward hooks.
+    """``{name: output}`` of the named ``layers`` (in that order) for the images ``x``.
 
-    Args:
-        model: any ``nn.Module``; run in eval mode without gradients, and left unchanged.
-        x: images (N, C, H, W), normalised as the model expects; a single (C, H, W) image is a
-            batch of one. Moved to the model's device.
-        layers: names from ``model.named_modules()`` (a single name is accepted too). An
-            unknown name raises ``ValueError`` listing close matches.
-
-    Returns:
-        ``{name: tensor}`` in the order of ``layers``: detached copies of each layer's output
-        (first call), on the model's device. The forward pass stops after the last one.
+    ``x`` is (N, C, H, W) or one (C, H, W) image, normalised as the model expects; the outputs are
+    detached copies of each layer's first call, on the model's device, and the forward pass stops
+    after the last one. An unknown name raises ``ValueError`` listing close matches.
     """
     names = [layers] if isinstance(layers, str) else list(layers)
     modules = _resolve_layers(model, names)
     x, _ = _as_batch(x)
     x = x.to(_device_of(model, x.device))
-    with _eval_mode(model), torch.no_grad(), _capture(modules, detach=True) as store:
+    with eval_mode(model), torch.no_grad(), _capture(modules, detach=True) as store:
         _run_to_layers(model, x, modules, store)
     return {name: store[name] for name in names}
 
@@ -313,38 +282,19 @@ def reconstruct(
     channel: int | None = None,
     rule: str = "guided",
 ) -> Tensor:
-    """Project the strongest activation of a layer (or of one channel) back to the input.
+    """Project the strongest activation of ``layer`` (or of its ``channel``) back to the input.
 
-    For each image, the single strongest activation of ``layer`` (of ``channel``, if given) is
-    kept, all others are set to zero, and the signal goes back to the input through the network,
-    as in Zeiler & Fergus's section 2.1. Pooling layers route it through the positions that won
-    in the forward pass (their "switches"), convolutions and linear layers apply their transposed
-    weights (no bias); what the ReLUs do is the ``rule``:
+    Per image, the single strongest activation is kept, all others zeroed, and the signal goes
+    back through the network (Zeiler & Fergus, section 2.1): pooling through its forward
+    switches, convolutions and linear layers through their transposed weights, other layers by
+    their gradient. The ReLUs follow ``rule``: ``"deconvnet"`` rectifies the signal,
+    ``"guided"`` (Springenberg et al. 2015) also keeps the forward mask, ``"gradient"`` is the
+    plain gradient. Only ReLUs called as ``nn.ReLU``, ``F.relu(_)``, ``torch.relu(_)`` or
+    ``Tensor.relu(_)`` are changed (a ``TorchFunctionMode``; the model itself is not).
 
-    * ``"deconvnet"``: rectify the signal (Zeiler & Fergus), :func:`deconvnet`;
-    * ``"guided"``: rectify it and also keep the forward ReLU's mask (Springenberg et al.,
-      "Striving for Simplicity", 2015), :func:`guided_backprop`;
-    * ``"gradient"``: the plain gradient of the activation with respect to the input.
-
-    Other layers (normalisation, dropout in eval mode) pass their ordinary gradient.
-
-    Limitation: the ReLUs changed are those called as ``nn.ReLU``, ``F.relu``, ``F.relu_``,
-    ``torch.relu(_)`` or ``Tensor.relu(_)`` (which covers cnnlib's and torchvision's models);
-    a ReLU written another way (``x.clamp(min=0)``, ``torch.maximum``) keeps its plain gradient.
-    Nothing is changed in the model itself (a ``TorchFunctionMode`` reroutes the calls while
-    this function runs).
-
-    Args:
-        model: any ``nn.Module``; run in eval mode and left unchanged (no ``.grad`` written).
-        x: images (N, C, H, W) or one image (C, H, W), normalised as the model expects.
-        layer: a name from ``model.named_modules()``; ``""`` is the model's output, so
-            ``layer="", channel=k`` reconstructs the evidence for class ``k``.
-        channel: restrict the search for the strongest activation to this channel.
-        rule: ``"guided"``, ``"deconvnet"`` or ``"gradient"``.
-
-    Returns:
-        A tensor shaped like ``x`` (same device and dtype as the model's input), detached. Use
-        :func:`gradient_to_image` to display it.
+    ``x`` is (N, C, H, W) or one (C, H, W) image, normalised as the model expects; ``layer=""``
+    with ``channel=k`` reconstructs the evidence for class ``k``. Returns a detached tensor
+    shaped like ``x`` (see :func:`gradient_to_image`).
     """
     if rule not in _RULES:
         raise ValueError(f"Unknown rule {rule!r}; expected one of {', '.join(_RULES)}")
@@ -352,7 +302,7 @@ def reconstruct(
     batch, single = _as_batch(x)
     inp = batch.detach().to(_device_of(model, batch.device)).clone().requires_grad_(True)
     relu_rule = _ReLURule(rule) if rule != "gradient" else nullcontext()
-    with _eval_mode(model), torch.enable_grad():
+    with eval_mode(model), torch.enable_grad():
         with relu_rule, _capture(modules, detach=False) as store:
             _run_to_layers(model, inp, modules, store)
         objective = _strongest(store[layer], channel)
@@ -396,6 +346,32 @@ def gradient_to_image(g: Tensor, percentile: float = 99.0) -> Tensor:
 # --- occlusion ---------------------------------------------------------------------------------
 
 
+def _fill_value(fill, image: Tensor) -> Tensor:
+    """``fill`` as a tensor that broadcasts over one (C, h, w) square of ``image``."""
+    c = image.shape[1]
+    fill_t = torch.as_tensor(fill, dtype=image.dtype, device=image.device)
+    if fill_t.dim() == 1:
+        if fill_t.numel() != c:
+            raise ValueError(f"fill has {fill_t.numel()} values for an image of {c} channels")
+        return fill_t.view(c, 1, 1)
+    if fill_t.dim() != 0:
+        raise ValueError("fill must be a number or one number per channel")
+    return fill_t
+
+
+def _occluded_probs(model, image, target, chunk, patch, fill_t) -> Tensor:
+    """Probability of ``target`` for ``image`` with a square at each position of ``chunk``."""
+    occluded = image.repeat(len(chunk), 1, 1, 1)
+    for k, (i, j) in enumerate(chunk):
+        occluded[k, :, i : i + patch, j : j + patch] = fill_t
+    logits = model(occluded)
+    if logits.dim() != 2 or not 0 <= target < logits.shape[1]:
+        raise ValueError(
+            f"target {target} is not a class of the model's output {tuple(logits.shape)}"
+        )
+    return logits.float().softmax(dim=1)[:, target].cpu()
+
+
 def occlusion_sensitivity(
     model: nn.Module,
     x: Tensor,
@@ -406,27 +382,14 @@ def occlusion_sensitivity(
     batch_size: int = 64,
     progress: bool = True,
 ) -> Tensor:
-    """Probability of class ``target`` as a square of ``fill`` slides over the image (Zeiler &
-    Fergus, section 4.2 and figure 7).
+    """Probability of class ``target`` as a ``patch`` x ``patch`` square of ``fill`` slides over
+    one image ``x`` (Zeiler & Fergus, section 4.2 and figure 7).
 
-    Args:
-        model: a classifier returning logits (N, classes); run in eval mode, without gradients.
-        x: one image (C, H, W) or (1, C, H, W), normalised as the model expects.
-        target: the class whose softmax probability is mapped.
-        patch: side of the square, in pixels.
-        stride: step between positions. The square's top-left corner takes the positions
-            ``0, stride, ...`` up to ``H - patch`` (and likewise across), so the map is
-            ``((H - patch) // stride + 1, (W - patch) // stride + 1)``; choose ``stride``
-            dividing ``H - patch`` to reach the last rows and columns.
-        fill: the value of the square, in the normalised input space: a number, or one per
-            channel. The default 0 is the mean colour of the normalisation (a grey for
-            ImageNet's), the paper's "grey square".
-        batch_size: occluded images per forward pass.
-        progress: show a tqdm progress bar.
-
-    Returns:
-        The map of probabilities, (H', W'), on the CPU; entry (i, j) is for the square with its
-        top-left corner at (i * stride, j * stride).
+    The square's top-left corner takes the positions ``0, stride, ...`` up to ``H - patch`` (and
+    likewise across). ``fill`` is in the normalised input space, a number or one per channel (0,
+    the default, is the normalisation's mean colour: the paper's grey square). ``model`` returns
+    logits; ``batch_size`` occluded images go through it at a time. Returns the map
+    ``((H - patch) // stride + 1, (W - patch) // stride + 1)`` on the CPU.
     """
     from tqdm.auto import tqdm
 
@@ -441,33 +404,19 @@ def occlusion_sensitivity(
     if stride < 1 or batch_size < 1:
         raise ValueError(f"stride and batch_size must be >= 1; got {stride} and {batch_size}")
     image = batch.detach().to(_device_of(model, batch.device))
-    fill_t = torch.as_tensor(fill, dtype=image.dtype, device=image.device)
-    if fill_t.dim() == 1:
-        if fill_t.numel() != c:
-            raise ValueError(f"fill has {fill_t.numel()} values for an image of {c} channels")
-        fill_t = fill_t.view(c, 1, 1)
-    elif fill_t.dim() != 0:
-        raise ValueError("fill must be a number or one number per channel")
+    fill_t = _fill_value(fill, image)
     tops = range(0, h - patch + 1, stride)
     lefts = range(0, w - patch + 1, stride)
     positions = [(i, j) for i in tops for j in lefts]
     probs = []
     with (
-        _eval_mode(model),
+        eval_mode(model),
         torch.no_grad(),
         tqdm(total=len(positions), desc="occlusion", disable=not progress, leave=False) as bar,
     ):
         for start in range(0, len(positions), batch_size):
             chunk = positions[start : start + batch_size]
-            occluded = image.repeat(len(chunk), 1, 1, 1)
-            for k, (i, j) in enumerate(chunk):
-                occluded[k, :, i : i + patch, j : j + patch] = fill_t
-            logits = model(occluded)
-            if logits.dim() != 2 or not 0 <= target < logits.shape[1]:
-                raise ValueError(
-                    f"target {target} is not a class of the model's output {tuple(logits.shape)}"
-                )
-            probs.append(logits.float().softmax(dim=1)[:, target].cpu())
+            probs.append(_occluded_probs(model, image, target, chunk, patch, fill_t))
             bar.update(len(chunk))
     return torch.cat(probs).view(len(tops), len(lefts))
 
@@ -494,51 +443,43 @@ def denormalize(
     return (x.detach() * s + m).clamp(0, 1)
 
 
-def sample_images(
-    size: int = 224, names: Sequence[str] = SAMPLE_IMAGES, normalized: bool = True
-) -> tuple[Tensor, list[str]]:
-    """scikit-image's sample photographs as one batch (no download: they ship with it).
-
-    Each photo is resized (antialiased) so that its shorter side is ``size``, then centre-cropped
-    to ``size`` x ``size``, as in torchvision's ImageNet evaluation transforms. Grey photos
-    (``"camera"``) are repeated to three channels, an alpha channel is dropped.
-
-    Args:
-        size: side of the square images (224 for AlexNet/ZFNet/VGG/ResNet, 227 for
-            ``alexnet_paper``).
-        names: functions of ``skimage.data``, such as ``"astronaut"``, ``"chelsea"``,
-            ``"coffee"``, ``"rocket"``.
-        normalized: apply ImageNet's normalisation (:func:`normalize`); else values in [0, 1].
-
-    Returns:
-        (images (N, 3, size, size) float32, the names).
-    """
+def _sample_image(name: str, size: int) -> Tensor:
+    """``skimage.data.<name>()`` as (3, size, size) in [0, 1], resized and centre-cropped."""
     try:
         import skimage.data
     except ImportError as err:
         raise ImportError("sample_images needs scikit-image: pip install scikit-image") from err
     from torchvision.transforms.v2 import functional as TF
 
+    loader = getattr(skimage.data, name, None)
+    if name.startswith("_") or not callable(loader):
+        raise ValueError(
+            f"scikit-image has no sample image {name!r}; try {', '.join(SAMPLE_IMAGES)}, "
+            "'rocket', 'camera' (see skimage.data)"
+        )
+    array = loader()
+    if getattr(array, "ndim", 0) not in (2, 3):
+        raise ValueError(f"skimage.data.{name}() is not an image")
+    img = torch.as_tensor(array)
+    img = img.float() / 255 if img.dtype == torch.uint8 else img.float()
+    img = img.unsqueeze(-1) if img.dim() == 2 else img
+    img = img[..., :3].permute(2, 0, 1).contiguous()
+    if img.shape[0] == 1:
+        img = img.expand(3, -1, -1)
+    img = TF.resize(img, [size], antialias=True)
+    return TF.center_crop(img, [size, size]).clamp(0, 1)
+
+
+def sample_images(
+    size: int = 224, names: Sequence[str] = SAMPLE_IMAGES, normalized: bool = True
+) -> tuple[Tensor, list[str]]:
+    """scikit-image's sample photographs (``names`` of ``skimage.data``, shipped with it) as one
+    batch (N, 3, size, size) float32, and the names.
+
+    Each photo is resized (antialiased) to shorter side ``size`` and centre-cropped, as
+    torchvision's ImageNet evaluation does; grey photos get three channels, alpha is dropped.
+    ``normalized`` applies ImageNet's normalisation (:func:`normalize`), else values are in [0, 1].
+    """
     names = [names] if isinstance(names, str) else list(names)
-    images = []
-    for name in names:
-        loader = getattr(skimage.data, name, None)
-        if name.startswith("_") or not callable(loader):
-            raise ValueError(
-                f"scikit-image has no sample image {name!r}; try {', '.join(SAMPLE_IMAGES)}, "
-                "'rocket', 'camera' (see skimage.data)"
-            )
-        array = loader()
-        if getattr(array, "ndim", 0) not in (2, 3):
-            raise ValueError(f"skimage.data.{name}() is not an image")
-        img = torch.as_tensor(array)
-        img = img.float() / 255 if img.dtype == torch.uint8 else img.float()
-        img = img.unsqueeze(-1) if img.dim() == 2 else img
-        img = img[..., :3].permute(2, 0, 1).contiguous()
-        if img.shape[0] == 1:
-            img = img.expand(3, -1, -1)
-        img = TF.resize(img, [size], antialias=True)
-        img = TF.center_crop(img, [size, size]).clamp(0, 1)
-        images.append(img)
-    batch = torch.stack(images)
+    batch = torch.stack([_sample_image(name, size) for name in names])
     return (normalize(batch) if normalized else batch), names

@@ -1,5 +1,5 @@
-"""cnnlib.data: finding, decoding and caching CIFAR-10; subsets; the device-resident loader; the
-standard torchvision path (Imagenette, image folders)."""
+"""cnnlib.data.sources and cnnlib.data.cifar10: finding, decoding and caching CIFAR-10, clear
+errors for missing and corrupt copies, and the real shared copy where it is present."""
 
 from __future__ import annotations
 
@@ -12,20 +12,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-import torchvision.transforms.functional as TF
 from PIL import Image
 
 from cnnlib import data
 from cnnlib.data import (
     CIFAR10_CLASSES,
     DataNotFoundError,
-    DeviceLoader,
-    EpochDataLoader,
-    ImageTensorDataset,
-    balanced_indices,
     load_cifar10,
-    random_crop_flip,
-    synthetic_cifar10,
+    sources,
 )
 
 
@@ -35,7 +29,7 @@ def isolated_env(tmp_path, monkeypatch):
     monkeypatch.setenv("CNNLIB_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("CNNLIB_DATA", raising=False)
     monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
-    data._ZIP_MEMO.clear()
+    sources._ZIP_MEMO.clear()
 
 
 def _stack(arrays):
@@ -72,7 +66,7 @@ def test_zip_copy_found_in_directory_decoded_and_cached(make_cifar_copy, tmp_pat
     train, test = load_cifar10(zip_dir, download=False, progress=False)
     assert train.info["loaded_from"] == "decoded"
     assert torch.equal(train.images, _stack(arrays["train"]))
-    assert train.source == "cifar10-tiny.zip (zip of an image folder)" or "zip" in train.source
+    assert train.source == "copy.zip (zip of an image folder)"
     # the zip's directory is writable: the cache lives beside the data
     assert list((zip_dir / ".cnnlib-cache").glob("*.pt"))
     again, _ = load_cifar10(zip_dir, download=False, progress=False)
@@ -116,7 +110,7 @@ def test_changed_zip_is_not_served_stale(make_cifar_copy):
         for n, blob in members.items():
             zf.writestr(n, blob)
     os.utime(zpath, ns=(st.st_atime_ns, st.st_mtime_ns))
-    data._ZIP_MEMO.clear()
+    sources._ZIP_MEMO.clear()
     train, _ = load_cifar10(zip_dir, download=False, progress=False)
     assert train.info["loaded_from"] == "decoded"
     assert train.images[CIFAR10_CLASSES.index("ship")][:, 0, 0].tolist() == [1, 2, 3]
@@ -146,7 +140,7 @@ def test_torchvision_batches_are_read(tmp_path, monkeypatch):
     base.mkdir(parents=True)
     rng = np.random.default_rng(0)
     expected = {"train": [], "test": []}
-    for name in [*data._BATCH_FILES, "test_batch"]:
+    for name in [*(f"data_batch_{i}" for i in range(1, 6)), "test_batch"]:
         pixels = rng.integers(0, 256, (4, 3072), dtype=np.uint8)
         labels = rng.integers(0, 10, 4).tolist()
         with open(base / name, "wb") as f:
@@ -205,175 +199,6 @@ def test_wrong_classes_and_sizes_are_clear_errors(make_cifar_copy):
         load_cifar10(root, download=False, progress=False)
 
 
-# --- subsets and the synthetic set -----------------------------------------------------------
-
-
-def test_balanced_indices_are_balanced_deterministic_and_nested():
-    labels = torch.arange(10).repeat(50)[
-        torch.randperm(500, generator=torch.Generator().manual_seed(1))
-    ]
-    small = balanced_indices(labels, 5, seed=3)
-    assert torch.bincount(labels[small]).tolist() == [5] * 10
-    assert torch.equal(small, balanced_indices(labels, 5, seed=3))
-    assert not torch.equal(small, balanced_indices(labels, 5, seed=4))
-    large = balanced_indices(labels, 20, seed=3)
-    assert set(small.tolist()) <= set(large.tolist())
-    with pytest.raises(ValueError, match="class 0 has 50 images"):
-        balanced_indices(labels, 51)
-
-
-def test_subset_total_spreads_remainder():
-    train, _ = synthetic_cifar10(20, 1)
-    sub = train.subset(total=25, seed=0)
-    assert sorted(sub.class_counts(), reverse=True) == [3] * 5 + [2] * 5
-    assert sub.name == train.name
-
-
-def test_synthetic_set_is_deterministic_and_class_dependent():
-    a, _ = synthetic_cifar10(10, 2, seed=0)
-    b, _ = synthetic_cifar10(10, 2, seed=0)
-    assert torch.equal(a.images, b.images) and a.images.dtype == torch.uint8
-    assert a.images.shape == (100, 3, 32, 32)
-    means = torch.stack([a.images[a.labels == c].float().mean(0) for c in range(10)])
-    within = (a.images.float() - means[a.labels]).abs().mean()
-    between = torch.cdist(means.flatten(1), means.flatten(1)).sum() / 90 / (3 * 32 * 32) ** 0.5
-    assert between > 0.5 * within  # the classes differ by more than their noise
-
-
-# --- the device-resident loader --------------------------------------------------------------
-
-
-def _toy(n=40, classes=10):
-    g = torch.Generator().manual_seed(0)
-    images = torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8, generator=g)
-    return ImageTensorDataset(images, torch.arange(n) % classes)
-
-
-def test_random_crop_flip_matches_torchvision():
-    x = torch.randint(0, 256, (6, 3, 32, 32), dtype=torch.uint8)
-    offsets = torch.tensor([[0, 0], [8, 8], [3, 5], [8, 0], [0, 8], [4, 4]])
-    flips = torch.tensor([False, True, True, False, True, False])
-    got = random_crop_flip(x, offsets, flips, padding=4)
-    for i in range(6):
-        ref = TF.crop(TF.pad(x[i], [4]), int(offsets[i, 0]), int(offsets[i, 1]), 32, 32)
-        ref = TF.hflip(ref) if flips[i] else ref
-        assert torch.equal(got[i], ref), i
-
-
-def test_eval_loader_is_ordered_and_normalised():
-    ds = _toy()
-    loader = DeviceLoader(ds, 16, train=False)
-    batches = list(loader)
-    assert [len(y) for _, y in batches] == [16, 16, 8] and len(loader) == 3
-    x = torch.cat([b[0] for b in batches])
-    mean, std = torch.tensor(ds.mean).view(1, 3, 1, 1), torch.tensor(ds.std).view(1, 3, 1, 1)
-    assert torch.allclose((x * std + mean) * 255, ds.images.float(), atol=1e-3)
-    assert torch.equal(torch.cat([b[1] for b in batches]), ds.labels)
-
-
-def test_train_loader_epochs_are_seeded_permutations_with_augmentation():
-    ds = _toy()
-    a, b = DeviceLoader(ds, 8, seed=5), DeviceLoader(ds, 8, seed=5)
-    ep0 = list(a)
-    ep1 = list(a)  # the loader moves on to the next epoch by itself
-    assert all(torch.equal(x1, x2) for (x1, _), (x2, _) in zip(ep0, list(b), strict=True))
-    labels0, labels1 = torch.cat([y for _, y in ep0]), torch.cat([y for _, y in ep1])
-    assert sorted(labels0.tolist()) == sorted(ds.labels.tolist())
-    assert not torch.equal(labels0, labels1)
-    order, offsets, flips = a._plan(0)
-    assert sorted(order.tolist()) == list(range(40))
-    assert offsets.min() >= 0 and offsets.max() <= 8 and 0 < flips.sum() < 40
-    # batch k is exactly the crop-and-flip of the planned images
-    x = torch.cat([x for x, _ in ep0])
-    want = random_crop_flip(ds.images[order], offsets, flips).float().div(255)
-    want = (want - torch.tensor(ds.mean).view(1, 3, 1, 1)) / torch.tensor(ds.std).view(1, 3, 1, 1)
-    assert torch.allclose(x, want, atol=1e-6)
-    assert a.state_dict()["epoch"] == 2
-
-
-def test_loader_resumes_mid_epoch_exactly():
-    ds = _toy()
-    a = DeviceLoader(ds, 6, seed=1)
-    a.set_epoch(3)
-    it = iter(a)
-    first = [next(it) for _ in range(2)]
-    state = a.state_dict()
-    rest = list(it)
-    b = DeviceLoader(ds, 6, seed=1)
-    b.load_state_dict(state)
-    resumed = list(b)
-    assert len(first) + len(rest) == len(a) and len(resumed) == len(rest)
-    for (x1, y1), (x2, y2) in zip(rest, resumed, strict=True):
-        assert torch.equal(x1, x2) and torch.equal(y1, y2)
-    with pytest.raises(ValueError, match="seed"):
-        DeviceLoader(ds, 6, seed=2).load_state_dict(state)
-
-
-def test_loader_shards_are_disjoint_and_cover_the_epoch():
-    ds = _toy(n=37)
-    full_order = DeviceLoader(ds, 4, seed=2)._plan(0)[0]
-    shards = [DeviceLoader(ds, 4, seed=2, rank=r, world_size=3) for r in range(3)]
-    orders = [s._plan(0)[0] for s in shards]
-    assert len({len(s) for s in shards}) == 1  # every rank makes the same number of steps
-    interleaved = torch.stack(orders, 1).flatten()
-    assert torch.equal(interleaved[:37], full_order)  # rank r takes every 3rd image from r
-    evals = [DeviceLoader(ds, 4, train=False, rank=r, world_size=3) for r in range(3)]
-    seen = sorted(int(y) for e in evals for _, ys in e for y in ys)
-    assert seen == sorted(ds.labels.tolist())
-
-
-def test_loader_channels_last_and_device():
-    loader = DeviceLoader(_toy(), 8, channels_last=True, device="cpu")
-    x, y = next(iter(loader))
-    assert x.is_contiguous(memory_format=torch.channels_last) and x.dtype == torch.float32
-    assert y.dtype == torch.long and x.device.type == "cpu"
-
-
-# --- the standard torchvision path -----------------------------------------------------------
-
-
-def _write_jpegs(root: Path, classes, n: int, size=(48, 40)):
-    rng = np.random.default_rng(0)
-    for c in classes:
-        (root / c).mkdir(parents=True, exist_ok=True)
-        for i in range(n):
-            img = rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
-            Image.fromarray(img).save(root / c / f"img{i}.JPEG")
-
-
-def test_image_folder_epoch_loader(tmp_path):
-    _write_jpegs(tmp_path / "folder" / "train", ["a", "b", "c"], 4)
-    _write_jpegs(tmp_path / "folder" / "val", ["a", "b", "c"], 2)
-    train, val = data.load_image_folder(tmp_path / "folder", image_size=32)
-    loader = EpochDataLoader(train, 5, seed=0)
-    x, y = next(iter(loader))
-    assert x.shape == (5, 3, 32, 32) and x.dtype == torch.float32 and len(loader) == 3
-    # the same epoch gives the same batches (order and augmentation); the next one differs
-    loader.set_epoch(0)
-    again = [b[1] for b in loader]
-    loader.set_epoch(0)
-    assert all(torch.equal(u, v) for u, v in zip(again, [b[1] for b in loader], strict=True))
-    val_loader = EpochDataLoader(val, 4, train=False)
-    assert sorted(torch.cat([y for _, y in val_loader]).tolist()) == [0, 0, 1, 1, 2, 2]
-    sub = data.subset_dataset(train, total=6, seed=0)
-    assert sorted(data.dataset_labels(sub).tolist()) == [0, 0, 1, 1, 2, 2]
-
-
-def test_imagenette_offline_from_its_folder_layout(tmp_path):
-    from torchvision.datasets import Imagenette
-
-    wnids = sorted(Imagenette._WNID_TO_CLASS)
-    base = tmp_path / "imagenette2-160"
-    _write_jpegs(base / "train", wnids, 2, size=(64, 48))
-    _write_jpegs(base / "val", wnids, 1, size=(64, 48))
-    train, val = data.load_imagenette(tmp_path, image_size=32, download=False)
-    assert (len(train), len(val)) == (20, 10) and train.name == "Imagenette (160px)"
-    x, y = next(iter(EpochDataLoader(train, 4)))
-    assert x.shape == (4, 3, 32, 32)
-    with pytest.raises(DataNotFoundError, match="Imagenette was not found"):
-        data.load_imagenette(tmp_path / "none", download=False)
-
-
 # --- the real CIFAR-10 copy (skipped where it is absent) -------------------------------------
 
 
@@ -412,7 +237,7 @@ def test_real_cifar10_full_splits(real_cifar10):
 def test_real_cifar10_second_load_is_fast_and_identical(real_cifar10, monkeypatch):
     root, cache, train, test, _ = real_cifar10
     monkeypatch.setenv("CNNLIB_CACHE", str(cache))
-    data._ZIP_MEMO.clear()
+    sources._ZIP_MEMO.clear()
     start = time.perf_counter()
     again, again_test = load_cifar10(root, download=False, progress=False)
     seconds = time.perf_counter() - start
@@ -436,14 +261,37 @@ def test_real_cifar10_matches_pil_and_balanced_subsets(real_cifar10):
     assert sub.class_counts() == [100] * 10 and torch.equal(sub.images, train.subset(100).images)
 
 
-def test_cifar10_loaders_follow_the_profile(make_cifar_copy, monkeypatch):
-    from cnnlib import profile
+# --- corrupt copies are reported as corrupt, naming the file ---------------------------------
 
-    root, _ = make_cifar_copy("png", train=3, test=2)
-    p = profile.get_profile("smoke", device="cpu")
-    small = profile.Profile(**{**p.as_dict(), "train_per_class": 2, "test_per_class": 1,
-                               "batch_size": 4})  # fmt: skip
-    train, test = data.cifar10_loaders(small, root=root, download=False)
-    assert (len(train.dataset), len(test.dataset)) == (20, 10)
-    assert (train.batch_size, test.batch_size) == (4, 8)
-    assert train.augment and not test.augment and train.channels_last == small.channels_last
+
+def test_truncated_zip_is_reported_corrupt_not_missing(make_cifar_copy):
+    zip_dir, _ = make_cifar_copy("png", train=2, test=1, zip_top="cifar10-tiny")
+    path = zip_dir / "copy.zip"
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    for root in (zip_dir, path):  # the directory holding it, or the zip itself
+        sources._ZIP_MEMO.clear()
+        with pytest.raises(data.DataCorruptError, match=f"{path} is not a readable zip.*corrupt"):
+            load_cifar10(root, download=False, progress=False)
+
+
+def test_corrupt_image_in_a_zip_is_named(make_cifar_copy, tmp_path):
+    root, _ = make_cifar_copy("png", train=2, test=1)
+    (root / "train" / "cat" / "0001.png").write_bytes(b"\x89PNG not really")
+    zpath = tmp_path / "bad" / "bad.zip"
+    zpath.parent.mkdir()
+    with zipfile.ZipFile(zpath, "w") as zf:
+        for p in sorted(root.rglob("*.png")):
+            zf.write(p, f"top/{p.relative_to(root).as_posix()}")
+    with pytest.raises(
+        data.DataCorruptError, match=r"top/train/cat/0001\.png: not a readable image"
+    ):
+        load_cifar10(zpath.parent, download=False, progress=False)
+
+
+def test_corrupt_batch_file_is_named(tmp_path):
+    base = tmp_path / "orig" / "cifar-10-batches-py"
+    base.mkdir(parents=True)
+    for name in [*(f"data_batch_{i}" for i in range(1, 6)), "test_batch", "batches.meta"]:
+        (base / name).write_bytes(b"not a pickle")
+    with pytest.raises(data.DataCorruptError, match=r"data_batch_1 is corrupt"):
+        load_cifar10(tmp_path / "orig", download=False, progress=False)

@@ -1,4 +1,5 @@
-"""cnnlib.augment (AlexNet's PCA colour augmentation) and the AlexNet chapter's plots (viz)."""
+"""cnnlib.data.augment: AlexNet's PCA colour augmentation (random crop and flip are in
+test_loaders.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from cnnlib.augment import (
+from cnnlib.data import DeviceLoader, synthetic_cifar10
+from cnnlib.data.augment import (
     ColorPCA,
     PCAColorLoader,
     pca_color_augment,
@@ -15,7 +17,6 @@ from cnnlib.augment import (
     rgb_covariance,
     rgb_pca,
 )
-from cnnlib.data import DeviceLoader, synthetic_cifar10
 
 KNOWN_COV = torch.tensor(
     [[0.070, 0.060, 0.050], [0.060, 0.066, 0.058], [0.050, 0.058, 0.072]], dtype=torch.float64
@@ -156,38 +157,3 @@ def test_loader_adds_offsets_in_normalised_units():
 
 
 # --- the AlexNet chapter's plots ---------------------------------------------------------------
-
-
-def test_plot_param_share():
-    from cnnlib import viz
-
-    fig = viz.plot_param_share({"conv1": (10, 300), "fc6": (90, 100)})
-    ax = fig.axes[0]
-    widths = sorted(round(p.get_width(), 6) for p in ax.patches)
-    assert widths == [10.0, 25.0, 75.0, 90.0]  # shares in %, each series sums to 100
-    assert [t.get_text() for t in ax.get_yticklabels()] == ["conv1", "fc6"]
-    viz.plt.close(fig)
-    with pytest.raises(ValueError):
-        viz.plot_param_share({})
-
-
-def test_plot_training_error():
-    from cnnlib import viz
-
-    history = [{"epoch": 1, "train_acc": 0.5}, {"epoch": 2, "train_acc": 0.8}]
-    fig = viz.plot_training_error({"a": history, "b": history}, target=0.25)
-    ax = fig.axes[0]
-    assert list(ax.lines[0].get_ydata()) == pytest.approx([50.0, 20.0])
-    assert any(list(line.get_ydata()) == [25.0, 25.0] for line in ax.lines)
-    viz.plt.close(fig)
-
-
-def test_plot_image_rows():
-    from cnnlib import viz
-
-    images = torch.zeros(3, 3, 8, 8, dtype=torch.uint8)
-    fig = viz.plot_image_rows({"a": images, "b": images.float()})
-    assert len(fig.axes) == 6
-    viz.plt.close(fig)
-    with pytest.raises(ValueError, match="images"):
-        viz.plot_image_rows({"a": images, "b": images[:2]})

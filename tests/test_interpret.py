@@ -1,29 +1,17 @@
-"""Tests of cnnlib.visualize (filters, feature maps, deconvnet/guided backprop, occlusion) and of
-its plots in cnnlib.viz. Exact checks on tiny hand-built nets; small real models for shapes."""
+"""Tests of cnnlib.interpret (filters, feature maps, deconvnet/guided backprop, occlusion). Exact
+checks on tiny hand-built nets; small real models for shapes. The plots: tests/plots/."""
 
 from __future__ import annotations
 
-import matplotlib
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from torch import nn  # noqa: E402
-
-from cnnlib import models, viz  # noqa: E402
-from cnnlib import visualize as V  # noqa: E402
+from cnnlib import interpret as V
+from cnnlib import models
 
 # --- fixtures and tiny nets --------------------------------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
 
 
 @pytest.fixture(scope="module")
@@ -497,62 +485,3 @@ def test_denormalize_clips_and_accepts_cifar_stats():
         V.denormalize(V.normalize(x, CIFAR10_MEAN, CIFAR10_STD), CIFAR10_MEAN, CIFAR10_STD), x
     )
     assert V.denormalize(torch.full((3, 2, 2), 100.0)).max() == 1
-
-
-# --- plots -------------------------------------------------------------------------------------
-
-
-def test_plot_filters_one_axis_and_into_given_axis(zfnet):
-    fig = viz.plot_filters(V.first_layer_filters(zfnet))
-    assert isinstance(fig, Figure) and len(fig.axes) == 1
-    assert fig.axes[0].get_images()[0].get_array().shape[2] == 3  # RGB
-    fig2, axs = plt.subplots(1, 2)
-    out = viz.plot_filters(V.first_layer_filters(zfnet), ax=axs[1], title="ZFNet")
-    assert out is fig2 and axs[1].get_title() == "ZFNet" and not axs[0].get_images()
-    fig3 = viz.plot_filters(torch.randn(8, 1, 3, 3))
-    assert fig3.axes[0].get_images()[0].get_array().ndim == 2  # grey
-
-
-def test_plot_feature_maps_axes_and_strongest_channels():
-    maps = {"a": torch.zeros(1, 6, 5, 5), "b": torch.randn(1, 2, 3, 3)}
-    maps["a"][0, 4, 2, 2], maps["a"][0, 1, 0, 0] = 9.0, 5.0
-    fig = viz.plot_feature_maps(maps, n=3)
-    assert isinstance(fig, Figure) and len(fig.axes) == 6
-    assert [ax.get_title() for ax in fig.axes[:2]] == ["ch 4", "ch 1"]
-    assert not fig.axes[5].get_images()  # layer b has only 2 channels
-    with pytest.raises(ValueError, match="needs \\(N, C, H, W\\)"):
-        viz.plot_feature_maps({"fc": torch.randn(1, 10)})
-
-
-def test_plot_reconstructions_and_occlusion():
-    images = torch.randn(2, 3, 16, 16)
-    fig = viz.plot_reconstructions(
-        images,
-        {"deconvnet": torch.randn(2, 3, 16, 16), "guided": torch.randn(2, 3, 16, 16)},
-        titles=["a", "b"],
-    )
-    assert isinstance(fig, Figure) and len(fig.axes) == 6
-    assert [ax.get_title() for ax in fig.axes[:3]] == ["input", "deconvnet", "guided"]
-    heat = torch.rand(5, 5)
-    fig = viz.plot_occlusion(images[0], heat, patch=8, stride=2, title="cat")
-    assert isinstance(fig, Figure) and len(fig.axes) == 3  # image, map, colour bar
-    # cell centres: the first square covers pixels 0..7 (centre 3.5), cells 2 px wide
-    assert fig.axes[1].get_images()[1].get_extent() == [2.5, 12.5, 12.5, 2.5]
-    with pytest.raises(ValueError, match="both patch and stride"):
-        viz.plot_occlusion(images[0], heat, patch=8)
-
-
-def test_plot_width_and_receptive_field():
-    from cnnlib.analysis import layer_table
-
-    with torch.device("meta"):
-        zf = models.create("zfnet")
-    table = layer_table(zf, (1, 3, 224, 224))
-    fig = viz.plot_width_and_receptive_field({"ZFNet": table, "again": table}, title="t")
-    assert isinstance(fig, Figure) and len(fig.axes) == 2
-    ax_c, ax_rf = fig.axes
-    assert list(ax_c.get_lines()[0].get_ydata()) == [96, 256, 384, 384, 256]
-    assert list(ax_rf.get_lines()[0].get_ydata()) == [7, 27, 75, 107, 139]
-    assert [t.get_text() for t in ax_c.texts[:5]] == ["110", "26", "13", "13", "13"]
-    with pytest.raises(ValueError, match="no Conv2d rows"):
-        viz.plot_width_and_receptive_field({"none": table.__class__([], (1,), None, 0, 0)})

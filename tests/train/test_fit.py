@@ -1,13 +1,10 @@
-"""cnnlib.train: fit/evaluate, schedules, exact resume, checkpoints, NaN guard, auxiliary heads,
-the command line (also under torchrun), DistributedDataParallel on CPU, and plot_history."""
+"""cnnlib.train.loop: fit and evaluate, run files, exact resume, checkpoints, the NaN guard,
+auxiliary heads, DistributedDataParallel on CPU, torch.compile."""
 
 from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
 from collections import namedtuple
 from pathlib import Path
 
@@ -18,15 +15,15 @@ from torch import nn
 from cnnlib.data import DeviceLoader, synthetic_cifar10
 from cnnlib.train import (
     CheckpointError,
+    ConfigError,
     History,
     NonFiniteLossError,
-    build_scheduler,
+    TrainConfig,
     evaluate,
     fit,
-    main,
 )
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)
@@ -86,23 +83,35 @@ def _states_equal(a: dict, b: dict) -> bool:
 # --- fit, evaluate, files ---------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_fit_learns_and_writes_history_run_card_checkpoint(synth, tmp_path):
     torch.manual_seed(0)
     model = TinyNet()
     train, val = _loaders(synth)
-    history = fit(model, train, val, epochs=4, lr=0.05, out_dir=tmp_path / "run", seed=0,
-                  schedule="cosine", warmup_epochs=1, quiet=True, model_name="tiny")  # fmt: skip
+    config = TrainConfig(
+        epochs=4, lr=0.05, seed=0, schedule="cosine", warmup_epochs=1, model="tiny"
+    )
+    history = fit(model, train, val, config, out_dir=tmp_path / "run", quiet=True)
     assert [r["epoch"] for r in history] == [1, 2, 3, 4]
     for r in history:
-        assert set(r) == {"epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr",
-                          "seconds", "images_per_s"}  # fmt: skip
+        assert set(r) == {
+            "epoch",
+            "train_loss",
+            "train_acc",
+            "val_loss",
+            "val_acc",
+            "lr",
+            "seconds",
+            "images_per_s",
+        }
         assert r["images_per_s"] > 0 and r["seconds"] > 0 and 0 <= r["val_acc"] <= 1
     assert history[-1]["val_acc"] > 0.5  # chance is 0.1
     assert history[-1]["train_loss"] < history[0]["train_loss"]
     run = tmp_path / "run"
     assert json.loads((run / "history.json").read_text()) == [dict(r) for r in history]
     card = json.loads((run / "run.json").read_text())
-    assert card["seed"] == 0 and card["model"] == "tiny" and card["epochs_completed"] == 4
+    assert card["config"] == config.replace(batch_size=32, device="cpu").to_dict()
+    assert card["model"] == "tiny" and card["epochs_completed"] == 4
     assert card["dataset"] == "synthetic CIFAR-shaped data" and "synthetic" in card["data_source"]
     assert card["train_size"] == 300 and card["val_size"] == 100
     assert {"torch", "torchvision", "cnnlib"} <= set(card["versions"])
@@ -112,6 +121,7 @@ def test_fit_learns_and_writes_history_run_card_checkpoint(synth, tmp_path):
     ckpt = torch.load(run / "checkpoint.pt", weights_only=True)
     assert _states_equal(ckpt["model"], model.state_dict())
     assert {"optimizer", "scheduler", "scaler", "rng", "loader", "history"} <= set(ckpt)
+    assert ckpt["config"] == card["config"]  # the checkpoint stores the config the card prints
     assert not [p for p in run.iterdir() if p.name.endswith(".tmp")]  # atomic writes cleaned up
     assert History.load(run).run["model"] == "tiny"
 
@@ -138,48 +148,14 @@ def test_amp_is_a_no_op_on_cpu_and_channels_last_runs(synth):
     for amp in (False, True):
         torch.manual_seed(0)
         model = TinyNet()
-        h = fit(model, *_loaders(synth), epochs=1, amp=amp, seed=0, quiet=True)
+        h = fit(model, *_loaders(synth), TrainConfig(epochs=1, amp=amp, seed=0), quiet=True)
         results.append((model.state_dict(), h.run["amp"]))
     assert _states_equal(results[0][0], results[1][0]) and results[1][1] == "off"
     torch.manual_seed(0)
     model = TinyNet()
-    h = fit(model, *_loaders(synth), epochs=1, channels_last=True, seed=0, quiet=True)
+    h = fit(model, *_loaders(synth), TrainConfig(epochs=1, channels_last=True, seed=0), quiet=True)
     assert model.conv.weight.is_contiguous(memory_format=torch.channels_last)
-    assert h.run["channels_last"] is True and h[0]["val_acc"] is not None
-
-
-# --- schedules --------------------------------------------------------------------------------
-
-
-def _lrs(schedule, epochs=8, steps=10, **kw):
-    opt = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=0.1)
-    sched = build_scheduler(opt, schedule, epochs=epochs, steps_per_epoch=steps, **kw)
-    lrs = []
-    for _ in range(epochs * steps):
-        lrs.append(opt.param_groups[0]["lr"])
-        opt.step()
-        sched.step()
-    return lrs
-
-
-def test_step_schedule_follows_the_resnet_paper():
-    lrs = _lrs("step")  # 8 epochs: divide by 10 at epochs 4 and 6 (50% and 75%)
-    assert lrs[0] == lrs[39] == pytest.approx(0.1)
-    assert lrs[40] == lrs[59] == pytest.approx(0.01)
-    assert lrs[60] == lrs[-1] == pytest.approx(0.001)
-    custom = _lrs("step", milestones=[2], gamma=0.5)
-    assert custom[19] == pytest.approx(0.1) and custom[20] == pytest.approx(0.05)
-
-
-def test_cosine_with_warmup_and_onecycle():
-    lrs = _lrs("cosine", warmup_epochs=2)
-    assert lrs[0] == pytest.approx(0.1 / 20) and lrs[19] == pytest.approx(0.1)
-    assert all(a >= b for a, b in zip(lrs[19:], lrs[20:], strict=False))
-    assert lrs[-1] < 0.001
-    one = _lrs("onecycle")
-    assert max(one) == pytest.approx(0.1, rel=1e-3) and one[0] < 0.01 and one[-1] < 1e-4
-    with pytest.raises(ValueError, match="Unknown schedule"):
-        _lrs("exponential")
+    assert h.run["config"]["channels_last"] is True and h[0]["val_acc"] is not None
 
 
 # --- exact resume, checkpoints ----------------------------------------------------------------
@@ -189,11 +165,12 @@ def _run(synth, out, **kw):
     torch.manual_seed(123)  # the same initial weights every time
     model = TinyNet()
     train, val = _loaders(synth, seed=7)
-    history = fit(model, train, val, epochs=3, lr=0.05, schedule="cosine", warmup_epochs=0.5,
-                  seed=7, out_dir=out, quiet=True, **kw)  # fmt: skip
+    config = TrainConfig(epochs=3, lr=0.05, schedule="cosine", warmup_epochs=0.5, seed=7)
+    history = fit(model, train, val, config, out_dir=out, quiet=True, **kw)
     return model, history
 
 
+@pytest.mark.slow
 def test_resume_is_bit_identical(synth, tmp_path):
     full_model, full = _run(synth, tmp_path / "full")
     _, first = _run(synth, tmp_path / "split", stop_after=1)
@@ -224,20 +201,34 @@ def test_corrupt_checkpoint_is_a_clear_error_and_untouched(synth, tmp_path):
     assert (out / "checkpoint.pt").read_bytes() == before
 
 
+@pytest.mark.slow
 def test_mismatched_checkpoint_is_a_clear_error_and_untouched(synth, tmp_path):
     out = tmp_path / "run"
     _run(synth, out, stop_after=1)
     before = (out / "checkpoint.pt").read_bytes()
     torch.manual_seed(0)
     with pytest.raises(CheckpointError, match=r"lr: 0\.05 in the checkpoint, 0\.1 now"):
-        fit(TinyNet(), *_loaders(synth, seed=7), epochs=3, lr=0.1, schedule="cosine",
-            warmup_epochs=0.5, seed=7, out_dir=out, resume=True, quiet=True)  # fmt: skip
+        fit(
+            TinyNet(),
+            *_loaders(synth, seed=7),
+            TrainConfig(epochs=3, lr=0.1, schedule="cosine", warmup_epochs=0.5, seed=7),
+            out_dir=out,
+            resume=True,
+            quiet=True,
+        )
     with pytest.raises(CheckpointError, match="does not fit this model"):
-        fit(TinyNet(bn=False), *_loaders(synth, seed=7), epochs=3, lr=0.05, schedule="cosine",
-            warmup_epochs=0.5, seed=7, out_dir=out, resume=True, quiet=True)  # fmt: skip
+        fit(
+            TinyNet(bn=False),
+            *_loaders(synth, seed=7),
+            TrainConfig(epochs=3, lr=0.05, schedule="cosine", warmup_epochs=0.5, seed=7),
+            out_dir=out,
+            resume=True,
+            quiet=True,
+        )
     assert (out / "checkpoint.pt").read_bytes() == before
 
 
+@pytest.mark.slow
 def test_nan_loss_stops_naming_epoch_and_step(synth, tmp_path):
     calls = {"n": 0}
 
@@ -248,8 +239,14 @@ def test_nan_loss_stops_naming_epoch_and_step(synth, tmp_path):
 
     torch.manual_seed(0)
     with pytest.raises(NonFiniteLossError, match="epoch 2, step 3 of 10"):
-        fit(TinyNet(), *_loaders(synth), epochs=3, loss_fn=loss_fn, out_dir=tmp_path / "r",
-            quiet=True)  # fmt: skip
+        fit(
+            TinyNet(),
+            *_loaders(synth),
+            TrainConfig(epochs=3),
+            loss_fn=loss_fn,
+            out_dir=tmp_path / "r",
+            quiet=True,
+        )
     ckpt = torch.load(tmp_path / "r" / "checkpoint.pt", weights_only=True)
     assert ckpt["epoch"] == 1  # nothing from the diverged epoch was written
 
@@ -257,23 +254,29 @@ def test_nan_loss_stops_naming_epoch_and_step(synth, tmp_path):
 # --- several outputs (GoogLeNet's auxiliary heads) --------------------------------------------
 
 
+@pytest.mark.slow
 def test_auxiliary_outputs_need_a_weight_and_are_weighted(synth):
-    from cnnlib.train import _objective
+    from cnnlib.train.loop import _objective
 
     torch.manual_seed(0)
     model = AuxNet()
-    with pytest.raises(ValueError, match="aux_weight"):
-        fit(model, *_loaders(synth), epochs=1, quiet=True)
+    with pytest.raises(ConfigError, match="aux_weight"):
+        fit(model, *_loaders(synth), TrainConfig(epochs=1), quiet=True)
     x, y = next(iter(_loaders(synth)[0]))
     out = model(x)
-    loss, logits = _objective(out, y, 0.0, 0.3, None)
+    loss, logits = _objective(out, y, TrainConfig(aux_weight=0.3), None)
     ce = nn.functional.cross_entropy
     expected = ce(out.logits, y) + 0.3 * (ce(out.aux2, y) + ce(out.aux1, y))
     assert torch.allclose(loss, expected) and logits is out.logits
-    h = fit(model, *_loaders(synth), epochs=2, aux_weight=0.3, quiet=True)
+    h = fit(model, *_loaders(synth), TrainConfig(epochs=2, aux_weight=0.3), quiet=True)
     assert h[-1]["val_acc"] > 0.3
-    custom = fit(AuxNet(), *_loaders(synth), epochs=1, quiet=True,
-                 loss_fn=lambda out, y: ce(out[0], y))  # fmt: skip
+    custom = fit(
+        AuxNet(),
+        *_loaders(synth),
+        TrainConfig(epochs=1),
+        quiet=True,
+        loss_fn=lambda out, y: ce(out[0], y),
+    )
     assert len(custom) == 1
 
 
@@ -285,25 +288,37 @@ def _ddp_worker(rank: int, world: int, init_file: str, out: str, batch: int, res
 
     torch.set_num_threads(1)
     if world > 1:
-        dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank,
-                                world_size=world)  # fmt: skip
+        dist.init_process_group(
+            "gloo", init_method=f"file://{init_file}", rank=rank, world_size=world
+        )
     train, test = synthetic_cifar10(32, 10, seed=0)
     torch.manual_seed(0)
     model = TinyNet(bn=False, dropout=0.0)
-    fit(model, DeviceLoader(train, batch, seed=3), DeviceLoader(test, 50, train=False),
-        epochs=2, lr=0.05, out_dir=f"{out}/rank{rank}", quiet=True, seed=0)  # fmt: skip
+    fit(
+        model,
+        DeviceLoader(train, batch, seed=3),
+        DeviceLoader(test, 50, train=False),
+        TrainConfig(epochs=2, lr=0.05, seed=0),
+        out_dir=f"{out}/rank{rank}",
+        quiet=True,
+    )
     if rank == 0:
         torch.save(model.state_dict(), result)
     if world > 1:
         dist.destroy_process_group()
 
 
+@pytest.mark.slow
 def test_two_processes_match_one_with_double_batch(tmp_path):
     import torch.multiprocessing as mp
 
     _ddp_worker(0, 1, "", str(tmp_path / "single"), 32, str(tmp_path / "single.pt"))
-    mp.spawn(_ddp_worker, args=(2, str(tmp_path / "init"), str(tmp_path / "ddp"), 16,
-                                str(tmp_path / "ddp.pt")), nprocs=2, join=True)  # fmt: skip
+    mp.spawn(
+        _ddp_worker,
+        args=(2, str(tmp_path / "init"), str(tmp_path / "ddp"), 16, str(tmp_path / "ddp.pt")),
+        nprocs=2,
+        join=True,
+    )
     single = torch.load(tmp_path / "single.pt", weights_only=True)
     ddp = torch.load(tmp_path / "ddp.pt", weights_only=True)
     for key in single:
@@ -319,154 +334,22 @@ def test_two_processes_match_one_with_double_batch(tmp_path):
     assert run["world_size"] == 2 and run["val_size"] == 100
 
 
-# --- the command line -------------------------------------------------------------------------
-
-
-def test_cli_help_documents_every_flag(capsys):
-    with pytest.raises(SystemExit) as info:
-        main(["--help"])
-    assert info.value.code == 0
-    text = capsys.readouterr().out
-    for flag in ("--model", "--dataset", "--data-dir", "--epochs", "--batch-size", "--lr",
-                 "--subset", "--seed", "--out", "--resume", "--amp", "--channels-last",
-                 "--compile", "--profile", "--no-download", "--stop-after"):  # fmt: skip
-        assert flag in text, flag
-
-
-def test_cli_bad_flags_are_argparse_errors(capsys, tmp_path):
-    for argv in (["--model", "resnet20", "--out", "x", "--bogus"],
-                 ["--model", "resnet20", "--out", "x", "--epochs", "two"],
-                 ["--model", "resnet20", "--out", "x", "--profile", "huge"],
-                 ["--model", "resnet20", "--out", "x", "--epochs", "0"]):  # fmt: skip
-        with pytest.raises(SystemExit) as info:
-            main(argv)
-        assert info.value.code == 2
-    assert "error" in capsys.readouterr().err
-
-
-def _run_cli(cmd: list[str], env: dict, timeout: float) -> subprocess.CompletedProcess:
-    """Run ``cmd`` in its own session; on timeout kill the whole group (torchrun's workers too)."""
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, err = proc.communicate()
-        pytest.fail(f"{' '.join(cmd[:6])} ... timed out after {timeout} s:\n{err[-3000:]}")
-    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
-
-
-def test_cli_missing_data_exits_cleanly(tmp_path):
-    env = {**os.environ, "CNNLIB_CACHE": str(tmp_path / "cache"), "CNNLIB_PROFILE": "cpu"}
-    env.pop("CNNLIB_DATA", None)
-    proc = _run_cli(
-        [sys.executable, "-m", "cnnlib.train", "--model", "resnet20", "--data-dir",
-         str(tmp_path / "nothing"), "--out", str(tmp_path / "out"), "--no-download"],
-        env, timeout=120,
-    )  # fmt: skip
-    assert proc.returncode == 1
-    assert "Traceback" not in proc.stderr
-    assert "CIFAR-10 was not found" in proc.stderr and str(tmp_path / "nothing") in proc.stderr
-    assert "CNNLIB_DATA" in proc.stderr
-    assert not (tmp_path / "out").exists()
-
-
-def test_cli_trains_stops_and_resumes(make_cifar_copy, tmp_path, capsys):
-    zip_dir, _ = make_cifar_copy("jpg", train=10, test=5, zip_top="cifar10-jpeg")
-    args = ["--model", "resnet20", "--data-dir", str(zip_dir), "--epochs", "2", "--batch-size",
-            "50", "--lr", "0.05", "--subset", "60", "--test-subset", "30", "--seed", "0",
-            "--out", str(tmp_path / "run"), "--profile", "cpu", "--quiet"]  # fmt: skip
-    assert main([*args, "--stop-after", "1"]) == 0
-    assert len(json.loads((tmp_path / "run" / "history.json").read_text())) == 1
-    assert main([*args, "--resume"]) == 0
-    history = json.loads((tmp_path / "run" / "history.json").read_text())
-    card = json.loads((tmp_path / "run" / "run.json").read_text())
-    assert [r["epoch"] for r in history] == [1, 2]
-    assert card["dataset"] == "CIFAR-10 (JPEG copy)" and card["train_size"] == 60
-    assert card["val_size"] == 30 and card["model"] == "resnet20" and card["profile"] == "cpu"
-    ckpt = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
-    from cnnlib.models import create
-
-    create("resnet20").load_state_dict(ckpt["model"])  # "model" is the model's state_dict
-
-
-def test_cli_under_torchrun_with_two_processes(make_cifar_copy, tmp_path):
-    zip_dir, _ = make_cifar_copy("png", train=4, test=2, zip_top="tiny")
-    env = {**os.environ, "CNNLIB_CACHE": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"}
-    proc = _run_cli(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--standalone",
-         "-m", "cnnlib.train", "--model", "plain20", "--data-dir", str(zip_dir),
-         "--epochs", "1", "--batch-size", "10", "--subset", "40", "--test-subset", "20",
-         "--out", str(tmp_path / "run"), "--profile", "smoke", "--device", "cpu"],
-        env, timeout=180,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    card = json.loads((tmp_path / "run" / "run.json").read_text())
-    assert card["world_size"] == 2 and card["train_size"] == 40
-    assert proc.stdout.count("run card") == 1  # only rank 0 prints
-
-
-# --- plots ------------------------------------------------------------------------------------
-
-
-def test_plot_history_one_run_and_a_comparison(tmp_path):
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    from cnnlib.viz import plot_history
-
-    rows = [{"epoch": e, "train_loss": 2.0 / e, "train_acc": 0.2 * e, "val_loss": 2.2 / e,
-             "val_acc": 0.18 * e, "lr": 0.1, "seconds": 1.0, "images_per_s": 100.0}
-            for e in (1, 2, 3)]  # fmt: skip
-    History(rows).save(tmp_path / "history.json")
-    fig = plot_history(tmp_path / "history.json")
-    loss_ax, acc_ax = fig.axes[:2]
-    assert len(loss_ax.lines) == 2 and list(acc_ax.lines[1].get_ydata()) == pytest.approx(
-        [18, 36, 54]
-    )
-    fig = plot_history({"plain-20": rows, "resnet-20": tmp_path}, error=True)
-    labels = [line.get_label() for line in fig.axes[1].lines]
-    assert labels == [
-        "plain-20 (train)",
-        "plain-20 (test)",
-        "resnet-20 (train)",
-        "resnet-20 (test)",
-    ]
-    assert fig.axes[1].lines[1].get_ydata()[0] == pytest.approx(82)
-    assert fig.axes[1].get_ylabel() == "top-1 error (%)"
-    assert fig.axes[0].get_yscale() == "linear"
-    fig = plot_history(rows, log_loss=True)
-    assert fig.axes[0].get_yscale() == "log" and "(log)" in fig.axes[0].get_ylabel()
-
-
+@pytest.mark.slow
 def test_compile_trains_and_checkpoints_the_plain_model(synth, tmp_path):
     """torch.compile (inductor, so a C++ compiler on the CPU); the checkpoint's "model" entry is
     the uncompiled model's state_dict (no ``_orig_mod.`` prefixes)."""
     torch.manual_seed(0)
     model = TinyNet(dropout=0.0)
     train, val = _loaders(synth)
-    h = fit(model, train, val, epochs=2, compile=True, out_dir=tmp_path, quiet=True)
-    assert h.run["compile"] is True and h[-1]["train_loss"] < h[0]["train_loss"]
+    h = fit(model, train, val, TrainConfig(epochs=2, compile=True), out_dir=tmp_path, quiet=True)
+    assert h.run["config"]["compile"] is True and h[-1]["train_loss"] < h[0]["train_loss"]
     ckpt = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
     assert set(ckpt["model"]) == set(TinyNet(dropout=0.0).state_dict())
     assert _states_equal(ckpt["model"], model.state_dict())
 
 
-def test_profile_fit_kwargs_and_current_profile(synth, monkeypatch):
-    from cnnlib import profile
-
-    monkeypatch.setattr(profile, "_CURRENT", None)
-    p = profile.setup(seed=0, profile="smoke", verbose=False)
-    torch.manual_seed(0)
-    h = fit(TinyNet(), *_loaders(synth), quiet=True, **{**p.fit_kwargs(), "epochs": 1})
-    assert h.run["profile"] == "smoke" and h.run["channels_last"] == p.channels_last
-    monkeypatch.setattr(profile, "_CURRENT", None)
-    assert fit(TinyNet(), *_loaders(synth), epochs=1, quiet=True).run["profile"] is None
-
-
 def test_amp_picks_bf16_where_supported_else_fp16(monkeypatch):
-    from cnnlib.train import _amp_dtype
+    from cnnlib.train.loop import _amp_dtype
 
     cuda, cpu = torch.device("cuda"), torch.device("cpu")
     assert _amp_dtype(True, cpu) is None and _amp_dtype(False, cuda) is None
@@ -477,3 +360,61 @@ def test_amp_picks_bf16_where_supported_else_fp16(monkeypatch):
         torch.cuda, "is_bf16_supported", lambda including_emulation=True: including_emulation
     )
     assert _amp_dtype(True, cuda) == torch.float16
+
+
+def test_from_profile_takes_the_profile_and_batch_size_from_the_loader(synth):
+    from cnnlib.profile import get_profile
+
+    p = get_profile("smoke", device="cpu")
+    torch.manual_seed(0)
+    h = fit(TinyNet(), *_loaders(synth), TrainConfig.from_profile(p, epochs=1), quiet=True)
+    c = h.run["config"]
+    assert c["profile"] == "smoke" and c["channels_last"] == p.channels_last and c["lr"] == p.lr
+    assert c["batch_size"] == 32 and c["model"] == "TinyNet" and c["device"] == "cpu"
+    assert (
+        fit(TinyNet(), *_loaders(synth), TrainConfig(epochs=1), quiet=True).run["config"]["profile"]
+        is None
+    )
+    with pytest.raises(
+        ConfigError, match="the config says 64, but train_loader gives batches of 32"
+    ):
+        fit(TinyNet(), *_loaders(synth), TrainConfig(epochs=1, batch_size=64), quiet=True)
+
+
+class NaNOnEval(TinyNet):
+    """Finite in training, NaN logits in eval mode: a validation loss that is not finite."""
+
+    def forward(self, x):
+        out = super().forward(x)
+        return out if self.training else out * float("nan")
+
+
+@pytest.mark.slow
+def test_nan_validation_loss_stops_keeps_the_last_checkpoint_and_strict_json(synth, tmp_path):
+    torch.manual_seed(0)
+    out = tmp_path / "r"
+    config = TrainConfig(epochs=2, model="tiny")
+    fit(TinyNet(), *_loaders(synth), config, out_dir=out, stop_after=1, quiet=True)
+    before = (out / "checkpoint.pt").read_bytes()
+    model = NaNOnEval()
+    with pytest.raises(
+        NonFiniteLossError,
+        match="validation loss became NaN or infinite after epoch 2.*last checkpoint .* is kept",
+    ):
+        fit(model, *_loaders(synth), config, out_dir=out, resume=True, quiet=True)
+    assert (out / "checkpoint.pt").read_bytes() == before
+
+    def strict(text):
+        return json.loads(text, parse_constant=lambda c: pytest.fail(f"{c} in JSON"))
+
+    assert len(strict((out / "history.json").read_text())) == 1
+    strict((out / "run.json").read_text())
+
+
+def test_history_save_writes_strict_json(tmp_path):
+    History([{"epoch": 1, "train_loss": float("nan"), "val_acc": float("inf")}]).save(
+        tmp_path / "h.json"
+    )
+    text = (tmp_path / "h.json").read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    assert json.loads(text) == [{"epoch": 1, "train_loss": None, "val_acc": None}]

@@ -1,4 +1,5 @@
-"""AlexNet's PCA colour augmentation ("fancy PCA", Krizhevsky et al. 2012, section 4.1).
+"""Batched augmentations on the device: random crop and flip, and AlexNet's PCA colour
+augmentation ("fancy PCA", Krizhevsky et al. 2012, section 4.1).
 
 The paper performs PCA on the RGB values of every pixel of the training set and adds to each
 training image a multiple of the principal components::
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 __all__ = [
@@ -37,6 +39,7 @@ __all__ = [
     "pca_color_offsets",
     "pca_from_covariance",
     "rgb_covariance",
+    "random_crop_flip",
     "rgb_pca",
 ]
 
@@ -194,3 +197,25 @@ class PCAColorLoader:
             shift = offsets.to(device=x.device, dtype=x.dtype)[:, :, None, None]
             yield x + shift / self.norm_std.to(device=x.device, dtype=x.dtype), y
         self.epoch += 1
+
+
+def random_crop_flip(images: Tensor, offsets: Tensor, flips: Tensor, padding: int = 4) -> Tensor:
+    """Batched ``RandomCrop(size, padding)`` + ``RandomHorizontalFlip`` with given randomness.
+
+    ``images`` (B, C, H, W) of any dtype is zero-padded by ``padding`` on each side, and image
+    ``b`` is cropped at row ``offsets[b, 0]``, column ``offsets[b, 1]`` (each in
+    ``[0, 2 * padding]``) and mirrored where ``flips[b]``; one gather does all of it.
+    """
+    b, c, h, w = images.shape
+    dev = images.device
+    padded = F.pad(images, (padding, padding, padding, padding)) if padding else images
+    offsets = offsets.to(dev)
+    rows = offsets[:, 0, None] + torch.arange(h, device=dev)
+    cols_fwd = torch.arange(w, device=dev)
+    cols = offsets[:, 1, None] + torch.where(flips.to(dev)[:, None], cols_fwd.flip(0), cols_fwd)
+    return padded[
+        torch.arange(b, device=dev)[:, None, None, None],
+        torch.arange(c, device=dev)[None, :, None, None],
+        rows[:, None, :, None],
+        cols[:, None, None, :],
+    ]

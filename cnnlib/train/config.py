@@ -1,0 +1,141 @@
+"""One :class:`TrainConfig`: what the CLI builds, what ``fit`` takes, what the checkpoint stores
+and what the run card prints (nanoGPT keeps its config the same way)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+from cnnlib.runtime import CnnlibError
+
+__all__ = ["SCHEDULES", "ConfigError", "TrainConfig"]
+
+SCHEDULES = ("step", "cosine", "onecycle", "constant")
+#: Fields that do not change what a run computes, so a resumed run may differ in them.
+RESUME_FREE = ("device", "compile", "channels_last", "profile")
+
+
+class ConfigError(CnnlibError, ValueError):
+    """A training setting outside its range; the message names the setting and the range."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Every setting of a training run. ``None`` means "decide from the data": the model's class
+    name, the loader's batch size, the loader's device."""
+
+    epochs: int = 10
+    lr: float = 0.1
+    momentum: float = 0.9
+    nesterov: bool = False
+    weight_decay: float = 1e-4
+    label_smoothing: float = 0.0
+    schedule: str = "step"
+    milestones: tuple[int, ...] | None = None  # step schedule; default 50% and 75% of epochs
+    gamma: float = 0.1
+    warmup_epochs: float = 0.0
+    aux_weight: float | None = None  # weight of auxiliary heads' losses (GoogLeNet: 0.3)
+    batch_size: int | None = None
+    seed: int | None = None
+    model: str | None = None
+    device: str | None = None
+    amp: bool = False
+    channels_last: bool = False
+    compile: bool = False
+    profile: str | None = None
+
+    @classmethod
+    def from_profile(cls, profile: Any, **changes: Any) -> TrainConfig:
+        """The profile's epochs, lr, device, amp and channels_last, then ``changes``."""
+        base = {
+            "epochs": profile.epochs,
+            "lr": profile.lr,
+            "device": profile.device,
+            "amp": profile.amp,
+            "channels_last": profile.channels_last,
+            "profile": profile.name,
+        }
+        return cls(**(base | changes)).validated()
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-friendly dict (milestones as a list)."""
+        d = asdict(self)
+        d["milestones"] = list(self.milestones) if self.milestones is not None else None
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        """The inverse of :meth:`to_dict`; unknown keys are an error."""
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ConfigError(f"unknown training settings: {', '.join(unknown)}")
+        d = dict(d)
+        if d.get("milestones") is not None:
+            d["milestones"] = tuple(d["milestones"])
+        return cls(**d)
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        """A copy with ``changes``, validated."""
+        return replace(self, **changes).validated()
+
+    def validated(self) -> TrainConfig:
+        """``self`` if every setting is in range, else :class:`ConfigError` naming the first
+        that is not."""
+        for problem in _problems(self):
+            raise ConfigError(problem)
+        return self
+
+
+def _finite(x: Any) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _number(c: TrainConfig, name: str, ok: bool, expected: str) -> list[str]:
+    value = getattr(c, name)
+    if _finite(value) and ok:
+        return []
+    return [f"{name}: expected {expected}, got {value!r}"]
+
+
+def _problems(c: TrainConfig) -> list[str]:
+    out: list[str] = []
+    if not isinstance(c.epochs, int) or isinstance(c.epochs, bool) or c.epochs < 1:
+        out.append(f"epochs: expected an integer >= 1, got {c.epochs!r}")
+    out += _number(c, "lr", _finite(c.lr) and c.lr > 0, "a finite number > 0")
+    out += _number(c, "momentum", _finite(c.momentum) and 0 <= c.momentum < 1, "a number in [0, 1)")
+    out += _number(
+        c, "weight_decay", _finite(c.weight_decay) and c.weight_decay >= 0, "a finite number >= 0"
+    )
+    out += _number(
+        c,
+        "label_smoothing",
+        _finite(c.label_smoothing) and 0 <= c.label_smoothing < 1,
+        "a number in [0, 1)",
+    )
+    out += _number(c, "gamma", _finite(c.gamma) and c.gamma > 0, "a finite number > 0")
+    out += _number(
+        c,
+        "warmup_epochs",
+        _finite(c.warmup_epochs) and c.warmup_epochs >= 0,
+        "a finite number >= 0",
+    )
+    if c.aux_weight is not None:
+        out += _number(
+            c,
+            "aux_weight",
+            _finite(c.aux_weight) and c.aux_weight >= 0,
+            "a finite number >= 0 or None",
+        )
+    if c.nesterov and not (_finite(c.momentum) and c.momentum > 0):
+        out.append("nesterov: needs a momentum > 0")
+    if c.schedule not in SCHEDULES:
+        out.append(f"schedule: expected one of {', '.join(SCHEDULES)}, got {c.schedule!r}")
+    if c.milestones is not None and not all(
+        isinstance(m, int) and 1 <= m <= c.epochs for m in c.milestones
+    ):
+        out.append(f"milestones: expected epochs in [1, {c.epochs}], got {c.milestones!r}")
+    if c.batch_size is not None and (not isinstance(c.batch_size, int) or c.batch_size < 1):
+        out.append(f"batch_size: expected an integer >= 1, got {c.batch_size!r}")
+    return out
