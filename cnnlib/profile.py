@@ -137,7 +137,11 @@ def get_profile(name: str | None = None, device: str | None = None) -> Profile:
     if name is None:
         name = "gpu" if torch.cuda.is_available() else "cpu"
     if name not in PROFILES:
-        where = f"${PROFILE_ENV}" if name == os.environ.get(PROFILE_ENV, "").strip().lower() else "argument"
+        where = (
+            f"${PROFILE_ENV}"
+            if name == os.environ.get(PROFILE_ENV, "").strip().lower()
+            else "argument"
+        )
         raise ProfileError(
             f"unknown profile {name!r} (from the {where}); expected one of: {', '.join(PROFILES)}"
         )

@@ -62,7 +62,9 @@ def seed_everything(seed: int) -> None:
 
 def default_device() -> str:
     """``$CNNLIB_DEVICE`` if set, else ``"cuda"`` when a GPU is present, else ``"cpu"``."""
-    return os.environ.get(DEVICE_ENV, "").strip() or ("cuda" if torch.cuda.is_available() else "cpu")
+    return os.environ.get(DEVICE_ENV, "").strip() or (
+        "cuda" if torch.cuda.is_available() else "cpu"
+    )
 
 
 def resolve_device(device: str | torch.device | None = None) -> torch.device:
@@ -97,7 +99,9 @@ def device_name(device: str | torch.device) -> str:
     model = ""
     with contextlib.suppress(OSError):
         with open("/proc/cpuinfo", encoding="utf-8") as f:
-            model = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), "")
+            model = next(
+                (ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), ""
+            )
     model = model or platform.processor() or platform.machine() or "CPU"
     return f"{model} ({torch.get_num_threads()} threads)"
 

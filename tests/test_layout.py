@@ -55,7 +55,7 @@ def test_no_import_cycle_among_modules():
         state[m] = 1
         for n in sorted(GRAPH[m]):
             if state.get(n) == 1:
-                cycle = path[path.index(n):] + [n] if n in path else [m, n]
+                cycle = path[path.index(n) :] + [n] if n in path else [m, n]
                 pytest.fail("import cycle: " + " -> ".join(cycle))
             if n not in state:
                 visit(n, [*path, n])

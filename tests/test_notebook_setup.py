@@ -39,5 +39,3 @@ def test_setup_names_the_data_source(capsys, monkeypatch, make_cifar_copy):
     assert f"data     CIFAR-10 (JPEG copy) from {root.name}/" in capsys.readouterr().out
     setup(seed=0, profile="cpu", verbose=False)
     assert capsys.readouterr().out == ""
-
-

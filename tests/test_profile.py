@@ -39,7 +39,9 @@ def test_env_and_argument_choose(monkeypatch):
 
 
 def test_unknown_profile_and_device_are_clear_errors(monkeypatch):
-    with pytest.raises(ProfileError, match="'huge' .from the argument.; expected one of: smoke, cpu"):
+    with pytest.raises(
+        ProfileError, match="'huge' .from the argument.; expected one of: smoke, cpu"
+    ):
         get_profile("huge")
     monkeypatch.setenv("CNNLIB_PROFILE", "fast")
     with pytest.raises(ProfileError, match=r"'fast' \(from the \$CNNLIB_PROFILE\)"):
@@ -60,8 +62,6 @@ def test_profiles_are_frozen_and_sized_for_their_budgets():
     assert gpu.train_per_class is None and gpu.amp and gpu.channels_last
     assert cpu.train_size == 10 * cpu.train_per_class and gpu.train_size is None
     assert {"name", "device", "epochs", "batch_size"} <= set(p.as_dict())
-
-
 
 
 def test_profile_imports_no_data_and_keeps_no_current_profile():

@@ -19,10 +19,9 @@ notebook unchanged.
 
 from __future__ import annotations
 
-import re
-
 import argparse
 import os
+import re
 import sys
 import time
 from pathlib import Path
