@@ -14,6 +14,7 @@ from cnnlib.plots.architecture import (
     plot_stage_costs,
     plot_width_and_receptive_field,
 )
+from cnnlib.plots.experiments import plot_experiment
 from cnnlib.plots.ilsvrc import plot_depth_vs_error, plot_ilsvrc_winners
 from cnnlib.plots.inside import (
     plot_feature_maps,
@@ -42,6 +43,7 @@ __all__ = [
     "book_style",
     "plot_accuracy_by_depth",
     "plot_depth_vs_error",
+    "plot_experiment",
     "plot_feature_maps",
     "plot_filters",
     "plot_gradient_norms",

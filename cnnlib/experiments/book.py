@@ -1,0 +1,90 @@
+"""The book's experiments, registered on import of :mod:`cnnlib.experiments`.
+
+Each states its question and the paper's reported effect before it runs; its arms differ in one
+thing; its budgets are sized so the effect can appear (DESIGN.md, "Experiments that show what they
+teach"). The budget a chapter reports is stored in ``results/NAME/BUDGET.json``.
+"""
+
+from __future__ import annotations
+
+from cnnlib.experiments.registry import Arm, Budget, Experiment, register
+
+__all__ = ["DEGRADATION"]
+
+_SMOKE = dict(
+    train_per_class=4,
+    test_per_class=2,
+    epochs=2,
+    batch_size=20,
+    train_eval_per_class=4,
+    warmup_epochs=0.5,
+    seeds=(0, 1),
+    allow_synthetic=True,
+    note="seconds, for the tests; its numbers mean nothing",
+)
+
+#: The ResNet paper's figure 6 on CIFAR-10: deeper plain nets train worse, deeper ResNets better.
+DEGRADATION = register(
+    Experiment(
+        name="degradation",
+        question="Does a deeper plain net reach a higher training error than a shallower one, "
+        "while the same nets with identity shortcuts do not?",
+        paper={
+            "source": "he2016deep, figure 6 and section 4.2",
+            "claim": "On CIFAR-10 the 56-layer plain net has higher training error than the "
+            "20-layer one throughout training; with shortcuts the deeper net is better.",
+            "test_error": {
+                "plain20": None,
+                "plain56": None,
+                "resnet20": 0.0875,
+                "resnet56": 0.0697,
+            },
+            "setting": "full CIFAR-10 with crop+flip, batch 128, lr 0.1 divided by 10 at 32k "
+            "and 48k iterations, 64k iterations (182 epochs), weight decay 1e-4",
+        },
+        arms=(
+            Arm("plain20", "plain20"),
+            Arm("plain56", "plain56"),
+            Arm("resnet20", "resnet20"),
+            Arm("resnet56", "resnet56"),
+        ),
+        budgets={
+            "smoke": Budget(**_SMOKE, model_kwargs={"widths": (4, 8, 16)}),
+            # Fewer images, more steps (DESIGN.md): 1,000 training images without augmentation,
+            # so that a net that optimises well fits them within the budget.
+            "cpu": Budget(
+                train_per_class=100,
+                test_per_class=50,
+                epochs=30,
+                batch_size=64,
+                eval_every=3,
+                augment=False,
+                seeds=(0, 1),
+                note="1,000 images, 30 epochs (480 steps); about 10 minutes on 2 CPU cores",
+            ),
+            "long": Budget(
+                train_per_class=250,
+                test_per_class=100,
+                epochs=40,
+                batch_size=64,
+                eval_every=4,
+                augment=False,
+                seeds=(0, 1, 2),
+                note="2,500 images, 40 epochs (1,600 steps); about 40 minutes on 2 CPU cores",
+            ),
+            "gpu": Budget(
+                train_per_class=None,
+                test_per_class=None,
+                epochs=30,
+                batch_size=128,
+                eval_every=2,
+                train_eval_per_class=500,
+                device="cuda",
+                amp=True,
+                seeds=(0, 1, 2),
+                note="about 10 minutes on one GPU",
+            ),
+        },
+        chapter="06_resnet",
+    )
+)

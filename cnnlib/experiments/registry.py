@@ -1,0 +1,136 @@
+"""What an experiment is: a question, the paper's effect in numbers, arms that differ in one
+thing, and budgets from seconds (``smoke``) to an hour (``long``) or a GPU (``gpu``)."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from cnnlib.runtime import CnnlibError
+
+__all__ = [
+    "BUDGETS",
+    "Arm",
+    "Budget",
+    "Experiment",
+    "ExperimentError",
+    "get",
+    "list_experiments",
+    "register",
+]
+
+#: The budgets every experiment defines, smallest first (DESIGN.md, "Experiments").
+BUDGETS = ("smoke", "cpu", "long", "gpu")
+
+
+class ExperimentError(CnnlibError, ValueError):
+    """An unknown experiment, budget or arm, or results that cannot be read or written."""
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One arm: a registered model (with keyword arguments) and, where the paper tuned one per
+    arm, its own learning rate."""
+
+    name: str
+    model: str
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
+    lr: float | None = None
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How much one run of every arm computes, the same for all arms.
+
+    ``train_per_class`` images of each class are trained on (``None``: all 5,000);
+    ``train_error`` is measured in eval mode on a fixed class-balanced subset of them
+    (``train_eval_per_class``), ``test_error`` on ``test_per_class`` test images per class.
+    ``model_kwargs`` (for example narrower ``widths``) apply to every arm alike.
+    """
+
+    train_per_class: int | None
+    test_per_class: int | None
+    epochs: int
+    batch_size: int = 128
+    lr: float = 0.1
+    eval_every: int = 1
+    train_eval_per_class: int = 100
+    augment: bool = True
+    warmup_epochs: float = 1.0
+    weight_decay: float = 1e-4
+    seeds: tuple[int, ...] = (0, 1, 2)
+    device: str = "cpu"
+    amp: bool = False
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
+    allow_synthetic: bool = False  # the smoke budget only: tests run without CIFAR-10
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-friendly dict (stored with the results)."""
+        d = asdict(self)
+        d["seeds"] = list(self.seeds)
+        return d
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A registered experiment of the book (see DESIGN.md, "Experiments that show what they
+    teach")."""
+
+    name: str
+    question: str
+    paper: dict[str, Any]  # {"claim": ..., "source": ..., and the paper's numbers}
+    arms: tuple[Arm, ...]
+    budgets: dict[str, Budget]
+    chapter: str = ""
+
+    def arm(self, name: str) -> Arm:
+        """The arm called ``name``; :class:`ExperimentError` naming the choices otherwise."""
+        for a in self.arms:
+            if a.name == name:
+                return a
+        raise ExperimentError(
+            f"experiment {self.name!r} has no arm {name!r}; choose from "
+            f"{', '.join(a.name for a in self.arms)}"
+        )
+
+    def budget(self, name: str) -> Budget:
+        """The budget called ``name``; :class:`ExperimentError` naming the choices otherwise."""
+        if name not in self.budgets:
+            raise ExperimentError(
+                f"experiment {self.name!r} has no budget {name!r}; choose from "
+                f"{', '.join(self.budgets)}"
+            )
+        return self.budgets[name]
+
+
+_REGISTRY: dict[str, Experiment] = {}
+
+
+def register(experiment: Experiment) -> Experiment:
+    """Add ``experiment`` to the registry (every budget of :data:`BUDGETS` must be defined, each
+    with at least 2 seeds)."""
+    if experiment.name in _REGISTRY:
+        raise ValueError(f"experiment {experiment.name!r} is registered twice")
+    missing = [b for b in BUDGETS if b not in experiment.budgets]
+    few = [b for b, budget in experiment.budgets.items() if len(budget.seeds) < 2]
+    if missing or few:
+        raise ValueError(f"{experiment.name}: budgets missing {missing}, fewer than 2 seeds {few}")
+    _REGISTRY[experiment.name] = experiment
+    return experiment
+
+
+def list_experiments() -> list[str]:
+    """The registered experiments' names, sorted (``cnnlib.experiments`` registers the book's)."""
+    return sorted(_REGISTRY)
+
+
+def get(name: str) -> Experiment:
+    """The experiment called ``name``; :class:`ExperimentError` naming the choices otherwise."""
+    names = list_experiments()
+    if name not in _REGISTRY:
+        near = difflib.get_close_matches(name, names, n=3)
+        hint = f" (closest: {', '.join(near)})" if near else ""
+        raise ExperimentError(f"unknown experiment {name!r}{hint}; choose from {', '.join(names)}")
+    return _REGISTRY[name]

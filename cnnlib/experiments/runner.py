@@ -1,0 +1,200 @@
+"""Running an experiment: every arm with every seed, matched, resumable, stored as strict JSON.
+
+Each run trains through :func:`cnnlib.train.fit` (checkpointed in a work folder beside the
+result, so an interrupted run resumes where it stopped) and is evaluated every ``eval_every``
+epochs in eval mode: ``train_error`` on a fixed class-balanced training subset, ``test_error`` on
+the test subset. Finished runs go into ``<results>/NAME/BUDGET.json`` one by one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from cnnlib import data, models
+from cnnlib.experiments.registry import Arm, Budget, Experiment, ExperimentError, get
+from cnnlib.experiments.store import check_writable, repository_results, result_path, save
+from cnnlib.runtime import atomic_write_json, device_name, resolve_device, versions
+from cnnlib.train import TrainConfig, evaluate, fit
+
+__all__ = ["run"]
+
+
+def run(
+    name: str,
+    budget: str = "cpu",
+    *,
+    seeds: list[int] | None = None,
+    arms: list[str] | None = None,
+    results: str | os.PathLike | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Run experiment ``name`` at ``budget`` (all arms, ``seeds`` or the budget's) and return the
+    result it stores in ``<results>/NAME/BUDGET.json``; runs already stored are kept, not redone."""
+    exp = get(name)
+    b = exp.budget(budget)
+    chosen = [exp.arm(a) for a in arms] if arms else list(exp.arms)
+    seeds = list(seeds) if seeds else list(b.seeds)
+    path = result_path(name, budget, results)
+    check_writable(path.parent)
+    result = _start(exp, budget, b, seeds, chosen, path)
+    pending = [(a, s) for s in seeds for a in chosen if not _has_run(result, a.name, s)]
+    if not pending:
+        return result
+    train_set, test_set = data.load_cifar10(
+        train_per_class=b.train_per_class,
+        test_per_class=b.test_per_class,
+        seed=0,
+        allow_synthetic=b.allow_synthetic,
+        progress=progress,
+    )
+    fixed = train_set.subset(min(b.train_eval_per_class, min(train_set.class_counts())), seed=1)
+    started = time.perf_counter()
+    work = path.parent / ".work" / budget
+    with tqdm(total=len(pending) * b.epochs, unit="epoch", disable=not progress) as bar:
+        for arm, seed in pending:
+            bar.set_description(f"{name} {arm.name} seed {seed}")
+            run_dir = work / f"{arm.name}-s{seed}"
+            record = _one_run(arm, seed, b, (train_set, fixed, test_set), run_dir, bar)
+            result["runs"].append(record)
+            result["card"]["seconds"] += time.perf_counter() - started
+            started = time.perf_counter()
+            result["complete"] = len(result["runs"]) == len(seeds) * len(chosen)
+            save(result, path)
+            shutil.rmtree(run_dir, ignore_errors=True)
+    shutil.rmtree(work, ignore_errors=True)
+    return result
+
+
+def _has_run(result: dict[str, Any], arm: str, seed: int) -> bool:
+    return any(r["arm"] == arm and r["seed"] == seed for r in result["runs"])
+
+
+def _start(
+    exp: Experiment, budget: str, b: Budget, seeds: list[int], arms: list[Arm], path: Path
+) -> dict[str, Any]:
+    """The stored (partial) result to continue, or a new one; a stored result of another design
+    is an error, never mixed in."""
+    design = json.loads(
+        json.dumps({"budget": b.to_dict(), "arms": [_arm_dict(a) for a in exp.arms]})
+    )
+    if path.is_file():
+        stored = json.loads(path.read_text())
+        if stored.get("design") != design:
+            raise ExperimentError(
+                f"{path} holds runs of another design of {exp.name!r} (its budget or arms "
+                "changed); move it away or pass another --results directory"
+            )
+        stored["card"].update(_card(exp.name, budget, seeds, arms, b))
+        return stored
+    return {
+        "experiment": exp.name,
+        "budget": budget,
+        "question": exp.question,
+        "paper": exp.paper,
+        "design": design,
+        "complete": False,
+        "runs": [],
+        "card": {**_card(exp.name, budget, seeds, arms, b), "seconds": 0.0},
+    }
+
+
+def _arm_dict(arm: Arm) -> dict[str, Any]:
+    return {"name": arm.name, "model": arm.model, "model_kwargs": arm.model_kwargs, "lr": arm.lr}
+
+
+def _card(name: str, budget: str, seeds: list[int], arms: list[Arm], b: Budget) -> dict:
+    command = f"python -m cnnlib.experiments run {name} --budget {budget}"
+    command += " --seeds " + " ".join(map(str, seeds))
+    command += " --arms " + " ".join(a.name for a in arms)
+    return {
+        "command": command,
+        "commit": _commit(),
+        "device": device_name(b.device),
+        "versions": versions(),
+    }
+
+
+def _commit() -> str | None:
+    """The repository's commit (``-dirty`` with uncommitted changes to cnnlib), if in a clone."""
+    root = repository_results()
+    if root is None:
+        return None
+    git = ["git", "-C", str(root.parent)]
+    try:
+        sha = subprocess.run(
+            [*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True, timeout=10
+        ).stdout.strip()
+        dirty = subprocess.run(
+            [*git, "status", "--porcelain", "--", "cnnlib"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return sha + ("-dirty" if dirty else "")
+
+
+def _one_run(arm: Arm, seed: int, b: Budget, sets: tuple, work: Path, bar: tqdm) -> dict:
+    """Train one arm from one seed, evaluating every ``eval_every`` epochs; resumable."""
+    train_set, fixed, test_set = sets
+    device = str(resolve_device(b.device))
+    torch.manual_seed(seed)
+    model = models.create(arm.model, **(b.model_kwargs | arm.model_kwargs)).to(device)
+    config = TrainConfig(
+        epochs=b.epochs,
+        lr=arm.lr or b.lr,
+        schedule="cosine",
+        warmup_epochs=b.warmup_epochs,
+        weight_decay=b.weight_decay,
+        seed=seed,
+        model=arm.name,
+        device=device,
+        amp=b.amp,
+        channels_last=device == "cpu",
+    )
+    loader = data.DeviceLoader(
+        train_set, b.batch_size, train=True, augment=b.augment, seed=seed, device=device
+    )
+    evals = {
+        k: data.DeviceLoader(s, 500, train=False, device=device)
+        for k, s in (("train", fixed), ("test", test_set))
+    }
+    history_path = work / "evals.json"
+    history = json.loads(history_path.read_text()) if history_path.is_file() else []
+    done = history[-1]["epoch"] if history else 0
+    bar.update(done)
+    if not history:
+        history.append(_measure(model, evals, 0, 0))
+    while done < b.epochs:
+        stop = min(done + b.eval_every, b.epochs)
+        fit(model, loader, None, config, out_dir=work, resume=True, stop_after=stop, quiet=True)
+        history.append(_measure(model, evals, stop, stop * len(loader)))
+        atomic_write_json(history_path, history)
+        bar.update(stop - done)
+        done = stop
+    final = {k: v for k, v in history[-1].items() if k not in ("step", "epoch")}
+    final["best_test_error"] = min(r["test_error"] for r in history)
+    return {"arm": arm.name, "seed": seed, "history": history, "final": final}
+
+
+def _measure(model: torch.nn.Module, evals: dict, epoch: int, step: int) -> dict[str, Any]:
+    """Errors (fractions) and losses in eval mode on the fixed training subset and the test set."""
+    train, test = evaluate(model, evals["train"]), evaluate(model, evals["test"])
+    return {
+        "step": step,
+        "epoch": epoch,
+        "train_error": 1 - train["acc"],
+        "test_error": 1 - test["acc"],
+        "train_loss": train["loss"],
+        "test_loss": test["loss"],
+    }

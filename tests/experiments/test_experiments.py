@@ -1,0 +1,278 @@
+"""cnnlib.experiments: the registry, running (smoke budget), the stored JSON, resume after an
+interruption, loading, summaries, the plot, and the command line's usage errors."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from cnnlib import experiments
+from cnnlib.experiments import runner
+from cnnlib.experiments.cli import main
+from cnnlib.experiments.store import REPOSITORY
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path, monkeypatch):
+    monkeypatch.setenv("CNNLIB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("CNNLIB_DATA", raising=False)  # the smoke budget's synthetic set
+    monkeypatch.delenv("CNNLIB_RESULTS", raising=False)
+
+
+def _strict(path: Path) -> dict:
+    def refuse(constant):
+        pytest.fail(f"{constant} in {path}")
+
+    return json.loads(path.read_text(), parse_constant=refuse)
+
+
+# --- the registry ------------------------------------------------------------------------------
+
+
+def test_every_experiment_states_its_question_paper_arms_and_budgets():
+    assert "degradation" in experiments.list_experiments()
+    for name in experiments.list_experiments():
+        exp = experiments.get(name)
+        assert exp.question.endswith("?") and exp.paper["source"] and exp.paper["claim"]
+        assert len(exp.arms) >= 2 and len({a.name for a in exp.arms}) == len(exp.arms)
+        assert set(exp.budgets) == set(experiments.BUDGETS)
+        for budget in exp.budgets.values():
+            assert len(budget.seeds) >= 2
+        # the arms differ in the model only: no arm changes the data, schedule or budget
+        assert all(a.model_kwargs == {} for a in exp.arms)
+
+
+def test_unknown_names_are_errors_naming_the_choices():
+    with pytest.raises(experiments.ExperimentError, match="closest: degradation"):
+        experiments.get("degradaton")
+    exp = experiments.get("degradation")
+    with pytest.raises(experiments.ExperimentError, match="choose from smoke, cpu, long, gpu"):
+        exp.budget("huge")
+    with pytest.raises(experiments.ExperimentError, match="choose from plain20, plain56"):
+        exp.arm("plain110")
+
+
+# --- running, the stored JSON ------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", experiments.list_experiments())
+def test_every_experiment_runs_in_the_smoke_budget(name, tmp_path):
+    result = experiments.run(name, "smoke", results=tmp_path, progress=False)
+    stored = _strict(tmp_path / name / "smoke.json")
+    assert stored == json.loads(json.dumps(result))
+    exp = experiments.get(name)
+    _check_schema(stored, exp)
+    assert not (tmp_path / name / ".work" / "smoke").exists()  # checkpoints cleaned up
+
+
+def _check_schema(result: dict, exp) -> None:
+    assert {"experiment", "budget", "question", "paper", "runs", "card"} <= set(result)
+    assert result["complete"] is True
+    assert {"command", "commit", "device", "versions", "seconds"} <= set(result["card"])
+    assert result["card"]["command"].startswith(f"python -m cnnlib.experiments run {exp.name}")
+    budget = exp.budget(result["budget"])
+    assert sorted((r["arm"], r["seed"]) for r in result["runs"]) == sorted(
+        (a.name, s) for a in exp.arms for s in budget.seeds
+    )
+    for run in result["runs"]:
+        epochs = [h["epoch"] for h in run["history"]]
+        assert epochs[0] == 0 and epochs[-1] == budget.epochs and epochs == sorted(epochs)
+        for h in run["history"]:
+            assert {"step", "epoch", "train_error", "test_error"} <= set(h)
+            assert 0 <= h["train_error"] <= 1 and 0 <= h["test_error"] <= 1
+        assert {"train_error", "test_error"} <= set(run["final"])
+        assert run["final"]["train_error"] == run["history"][-1]["train_error"]
+
+
+@pytest.mark.slow
+def test_an_interrupted_run_resumes_to_the_same_result(tmp_path, monkeypatch):
+    exp = experiments.get("degradation")
+    smoke = exp.budget("smoke")
+    monkeypatch.setitem(exp.budgets, "smoke", dataclasses.replace(smoke, epochs=3, eval_every=1))
+    whole = experiments.run(
+        "degradation",
+        "smoke",
+        arms=["plain20", "resnet20"],
+        results=tmp_path / "whole",
+        progress=False,
+    )
+    calls = {"n": 0}
+    real_fit = runner.fit
+
+    def interrupted_fit(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 5:  # in the second run (plain20 seed 0 took 3 calls), after one epoch
+            raise KeyboardInterrupt
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "fit", interrupted_fit)
+    with pytest.raises(KeyboardInterrupt):
+        experiments.run(
+            "degradation",
+            "smoke",
+            arms=["plain20", "resnet20"],
+            results=tmp_path / "split",
+            progress=False,
+        )
+    partial = _strict(tmp_path / "split" / "degradation" / "smoke.json")
+    assert [(r["arm"], r["seed"]) for r in partial["runs"]] == [("plain20", 0)]
+    assert partial["complete"] is False
+    work = tmp_path / "split" / "degradation" / ".work" / "smoke" / "resnet20-s0"
+    assert (work / "checkpoint.pt").is_file()  # the current run kept its checkpoint
+    monkeypatch.setattr(runner, "fit", real_fit)
+    resumed = experiments.run(
+        "degradation",
+        "smoke",
+        arms=["plain20", "resnet20"],
+        results=tmp_path / "split",
+        progress=False,
+    )
+
+    def by_run(result):
+        return {(r["arm"], r["seed"]): r["history"] for r in result["runs"]}
+
+    assert by_run(resumed) == by_run(whole)  # bit-identical errors and losses
+
+
+def test_a_stored_result_of_another_design_is_not_mixed_in(tmp_path):
+    path = tmp_path / "degradation" / "smoke.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"design": {"budget": {}}, "runs": [], "card": {}}))
+    with pytest.raises(experiments.ExperimentError, match="another design"):
+        experiments.run("degradation", "smoke", results=tmp_path, progress=False)
+
+
+@pytest.mark.slow
+def test_the_gpu_budget_runs_on_the_cpu_at_smoke_size(tmp_path, monkeypatch):
+    exp = experiments.get("degradation")
+    gpu, smoke = exp.budget("gpu"), exp.budget("smoke")
+    tiny = dataclasses.replace(
+        gpu,
+        device="cpu",
+        train_per_class=smoke.train_per_class,
+        test_per_class=2,
+        epochs=2,
+        eval_every=1,
+        train_eval_per_class=4,
+        batch_size=20,
+        seeds=(0, 1),
+        allow_synthetic=True,
+        model_kwargs=smoke.model_kwargs,
+    )  # amp stays on, as in the gpu budget (a no-op on the CPU)
+    assert gpu.amp and tiny.amp
+    monkeypatch.setitem(exp.budgets, "gpu", tiny)
+    result = experiments.run("degradation", "gpu", results=tmp_path, progress=False)
+    _check_schema(result, exp)
+
+
+# --- loading and reading results ---------------------------------------------------------------
+
+
+def _fake_result() -> dict:
+    def run(arm, seed, errors):
+        history = [
+            {"step": 10 * i, "epoch": i, "train_error": e, "test_error": e + 0.1}
+            for i, e in enumerate(errors)
+        ]
+        return {
+            "arm": arm,
+            "seed": seed,
+            "history": history,
+            "final": {"train_error": errors[-1], "test_error": errors[-1] + 0.1},
+        }
+
+    return {
+        "experiment": "degradation",
+        "budget": "cpu",
+        "runs": [
+            run("a", 0, [0.9, 0.5, 0.3]),
+            run("a", 1, [0.9, 0.7, 0.5]),
+            run("b", 0, [0.9, 0.8, 0.6]),
+            run("b", 1, [0.9, 0.6, 0.4]),
+        ],
+    }
+
+
+def test_mean_spread_and_final_table():
+    curves = experiments.mean_and_spread(_fake_result())
+    assert curves["a"]["epoch"] == [0, 1, 2] and curves["a"]["seeds"] == 2
+    assert curves["a"]["mean"] == pytest.approx([0.9, 0.6, 0.4])
+    assert curves["b"]["min"] == pytest.approx([0.9, 0.6, 0.4])
+    assert curves["b"]["max"] == pytest.approx([0.9, 0.8, 0.6])
+    rows = {r["arm"]: r for r in experiments.final_table(_fake_result())}
+    assert rows["a"]["train_error mean"] == pytest.approx(40.0)
+    assert rows["a"]["train_error sd"] == pytest.approx(math.sqrt(2) * 10)
+    assert rows["b"]["test_error mean"] == pytest.approx(60.0) and rows["b"]["seeds"] == 2
+
+
+def test_load_finds_results_from_any_directory_and_says_how_to_make_them(tmp_path, monkeypatch):
+    path = tmp_path / "degradation" / "cpu.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(_fake_result()))
+    monkeypatch.chdir(tmp_path / "degradation")
+    assert experiments.load("degradation", "cpu", results=tmp_path)["runs"][0]["arm"] == "a"
+    monkeypatch.setenv("CNNLIB_RESULTS", str(tmp_path))
+    assert experiments.load("degradation", "cpu")["budget"] == "cpu"
+    with pytest.raises(
+        experiments.ExperimentError,
+        match="python -m cnnlib.experiments run degradation --budget long",
+    ):
+        experiments.load("degradation", "long", results=tmp_path / "empty")
+
+
+def test_the_repository_url_is_the_books():
+    import yaml
+
+    config = yaml.safe_load((REPO / "_config.yml").read_text())
+    assert config["repository"]["url"].rstrip("/").removesuffix(".git") == REPOSITORY
+
+
+def test_plot_experiment_panels_share_one_y_axis():
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    from cnnlib.plots import plot_experiment
+
+    fig = plot_experiment(_fake_result(), panels=[["a"], ["b"]], titles=["A", "B"])
+    left, right = fig.axes
+    assert left.get_shared_y_axes().joined(left, right)
+    assert list(left.lines[0].get_ydata()) == pytest.approx([90, 60, 40])
+    assert left.get_title() == "A" and left.get_ylabel() == "training error (%)"
+    with pytest.raises(ValueError, match=r"no runs of arm\(s\) \['c'\]"):
+        plot_experiment(_fake_result(), panels=[["a", "c"]])
+
+
+# --- the command line --------------------------------------------------------------------------
+
+
+def _usage_error(capsys, argv) -> str:
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    return err
+
+
+def test_cli_list(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "degradation: Does a deeper plain net" in out and "budgets: smoke, cpu, long, gpu" in out
+
+
+def test_cli_bad_input_is_a_usage_error_naming_the_choices(capsys, tmp_path):
+    assert "unknown experiment 'degradaton'" in _usage_error(capsys, ["run", "degradaton"])
+    err = _usage_error(capsys, ["run", "degradation", "--budget", "huge"])
+    assert "choose from 'smoke', 'cpu', 'long', 'gpu'" in err
+    err = _usage_error(capsys, ["run", "degradation", "--arms", "plain110"])
+    assert "no arm 'plain110'; choose from plain20, plain56, resnet20, resnet56" in err
+    (tmp_path / "a-file").write_text("")
+    err = _usage_error(capsys, ["run", "degradation", "--results", str(tmp_path / "a-file")])
+    assert f"cannot write results into {tmp_path / 'a-file'}" in err
