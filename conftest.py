@@ -2,6 +2,7 @@
 
 - Every notebook and test runs in the ``smoke`` profile. nbval's kernels inherit this process's
   environment, so it is set here, before any kernel starts (also in each pytest-xdist worker).
+- Under pytest-xdist every worker runs single-threaded (``OMP_NUM_THREADS=1``).
 - ``MPLBACKEND`` is removed: an inherited backend (``Agg`` on many CI machines) replaces the
   notebooks' inline PNG figures with nothing and changes their outputs.
 - nbval's notebook cells and the tests of the built book are marked ``slow`` (the fast path,
@@ -32,6 +33,12 @@ _SHARED_DATA = ROOT.parent / "shared" / "data"
 if "CNNLIB_DATA" not in os.environ and _SHARED_DATA.is_dir():
     os.environ["CNNLIB_DATA"] = str(_SHARED_DATA)
 os.environ.pop("MPLBACKEND", None)
+# Under pytest-xdist each worker (and each notebook kernel it starts) uses one thread: two workers
+# on two cores, instead of two workers each spreading over both (10-50x slower for small ops).
+if os.environ.get("PYTEST_XDIST_WORKER") and "OMP_NUM_THREADS" not in os.environ:
+    os.environ["OMP_NUM_THREADS"] = "1"
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
 # A notebook run by papermill gets an injected cell that would override the profile; nbval runs
 # the notebooks as they are, and tests/test_notebook_hygiene.py forbids such cells.
 

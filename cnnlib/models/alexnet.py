@@ -7,6 +7,9 @@ Neural Networks", NeurIPS 2012).
   ``groups=2`` in conv2/4/5, local response normalisation after conv1 and conv2, overlapping
   3x3/2 max pooling, 227x227 input (the paper's text says 224, but (224 - 11) / 4 + 1 is not an
   integer; 227 gives the 55x55 maps of its figure 2).
+* ``alexnet_cifar``: a CIFAR-scale (32x32) teaching model with AlexNet's layout, far fewer
+  channels (a CPU trains it in minutes) and the activation, dropout, LRN and first layer as
+  arguments, which is what chapters 2-3 vary (:class:`AlexNetCifar`).
 """
 
 from __future__ import annotations
@@ -16,20 +19,17 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from cnnlib.models import register
-from cnnlib.models._utils import check_input, load_weights, overwrite_named_param, resolve_weights
+from cnnlib.models._registry import register
+from cnnlib.models.layers import (
+    alexnet_classifier,
+    check_input,
+    load_weights,
+    overwrite_named_param,
+    paper_lrn,
+    resolve_weights,
+)
 
-__all__ = ["AlexNet", "AlexNetPaper", "paper_lrn"]
-
-
-def paper_lrn() -> nn.LocalResponseNorm:
-    """LRN with the paper's constants k=2, n=5, alpha=1e-4, beta=0.75.
-
-    The paper divides by (k + alpha * sum a^2)^beta; PyTorch's ``LocalResponseNorm`` divides
-    by (k + alpha / n * sum a^2)^beta, so the paper's alpha is passed as ``alpha * n``.
-    """
-    size = 5
-    return nn.LocalResponseNorm(size=size, alpha=1e-4 * size, beta=0.75, k=2.0)
+__all__ = ["ACTIVATIONS", "AlexNet", "AlexNetCifar", "AlexNetPaper"]
 
 
 class AlexNet(nn.Module):
@@ -55,26 +55,13 @@ class AlexNet(nn.Module):
             nn.MaxPool2d(kernel_size=3, stride=2),  # -> 6
         )
         self.avgpool = nn.AdaptiveAvgPool2d((6, 6))
-        self.classifier = _classifier(256 * 6 * 6, num_classes, dropout)
+        self.classifier = alexnet_classifier(256 * 6 * 6, num_classes, dropout)
 
     def forward(self, x: Tensor) -> Tensor:
         check_input(x, model=type(self).__name__, min_size=self.min_input_size)
         x = self.features(x)  # (N, 256, 6, 6) for 224x224
         x = torch.flatten(self.avgpool(x), 1)  # (N, 9216)
         return self.classifier(x)
-
-
-def _classifier(in_features: int, num_classes: int, dropout: float) -> nn.Sequential:
-    """FC6, FC7 (4096 each, dropout before each) and FC8, in torchvision's order."""
-    return nn.Sequential(
-        nn.Dropout(p=dropout),
-        nn.Linear(in_features, 4096),
-        nn.ReLU(inplace=True),
-        nn.Dropout(p=dropout),
-        nn.Linear(4096, 4096),
-        nn.ReLU(inplace=True),
-        nn.Linear(4096, num_classes),
-    )
 
 
 class AlexNetPaper(nn.Module):
@@ -111,7 +98,7 @@ class AlexNetPaper(nn.Module):
         self.avgpool = nn.AdaptiveAvgPool2d((6, 6))
         # Departure: torchvision's order (dropout before FC6 and FC7); the paper only says
         # dropout is used "in the first two fully-connected layers".
-        self.classifier = _classifier(256 * 6 * 6, num_classes, dropout)
+        self.classifier = alexnet_classifier(256 * 6 * 6, num_classes, dropout)
         if paper_init:
             self._paper_init()
 
@@ -150,3 +137,77 @@ def alexnet(*, weights: Any = None, progress: bool = True, **kwargs: Any) -> Ale
 def alexnet_paper(**kwargs: Any) -> AlexNetPaper:
     """AlexNet as in the 2012 paper (60,965,224 parameters, 227x227 input)."""
     return AlexNetPaper(**kwargs)
+
+
+# --- CIFAR-scale teaching model (chapters 2-3) -------------------------------------------------
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
+
+
+class AlexNetCifar(nn.Module):
+    """AlexNet's layout at CIFAR scale (a teaching model, not the paper's network); module names
+    follow torchvision's AlexNet.
+
+    ::
+
+        conv1 k x k / s, widths[0]   -> act -> (LRN) -> maxpool 3x3/2
+        conv2 5x5 / conv2_stride      -> act -> (LRN) -> maxpool 3x3/2
+        conv3, conv4, conv5 3x3       -> act            -> maxpool 3x3/2
+        adaptive avgpool 2x2, FC hidden, FC hidden, FC num_classes (dropout before each hidden)
+    """
+
+    min_input_size = 16
+
+    def __init__(
+        self,
+        num_classes: int = 10,
+        activation: str = "relu",
+        dropout: float = 0.5,
+        lrn: bool = False,
+        conv1: tuple[int, int] = (5, 2),
+        conv2_stride: int = 1,
+        widths: tuple[int, int, int, int, int] = (32, 64, 96, 96, 64),
+        hidden: int = 256,
+    ) -> None:
+        super().__init__()
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}; got {activation!r}")
+        act = ACTIVATIONS[activation]
+        k1, s1 = conv1
+        c1, c2, c3, c4, c5 = widths
+        layers: list[nn.Module] = [nn.Conv2d(3, c1, kernel_size=k1, stride=s1, padding=k1 // 2)]
+        layers += [act(), *([paper_lrn()] if lrn else []), _pool()]
+        layers += [nn.Conv2d(c1, c2, kernel_size=5, stride=conv2_stride, padding=2), act()]
+        layers += [*([paper_lrn()] if lrn else []), _pool()]
+        layers += [nn.Conv2d(c2, c3, kernel_size=3, padding=1), act()]
+        layers += [nn.Conv2d(c3, c4, kernel_size=3, padding=1), act()]
+        layers += [nn.Conv2d(c4, c5, kernel_size=3, padding=1), act(), _pool()]
+        self.activation = activation
+        self.features = nn.Sequential(*layers)
+        self.avgpool = nn.AdaptiveAvgPool2d((2, 2))
+        self.classifier = nn.Sequential(
+            nn.Dropout(p=dropout),
+            nn.Linear(c5 * 2 * 2, hidden),
+            act(),
+            nn.Dropout(p=dropout),
+            nn.Linear(hidden, hidden),
+            act(),
+            nn.Linear(hidden, num_classes),
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        check_input(x, model=type(self).__name__, min_size=self.min_input_size)
+        x = self.features(x)  # (N, widths[4], 2, 2) for 32x32
+        x = torch.flatten(self.avgpool(x), 1)
+        return self.classifier(x)
+
+
+def _pool() -> nn.MaxPool2d:
+    """AlexNet's overlapping pooling (3x3 windows, stride 2); padding 1 halves even sizes."""
+    return nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+
+
+@register
+def alexnet_cifar(**kwargs: Any) -> AlexNetCifar:
+    """AlexNet-style CIFAR-10 net (teaching model): conv1 5x5 stride 2."""
+    return AlexNetCifar(**kwargs)

@@ -8,28 +8,21 @@
 * ``resnet20/32/44/56/110`` and ``plain20/32/44/56/110``: the CIFAR-10 networks of the paper's
   section 4.2 (6n+2 layers, 16/32/64 channels, option A shortcuts; plain = no shortcuts).
 
-Tools of the ResNet chapter:
-
-* :func:`deepen`: a deeper copy of a residual network that computes exactly the same function
-  (residual blocks appended whose last batch-norm scale is zero), the paper's "identity mapping"
-  argument made concrete;
-* :func:`table1`: the paper's table 1 (output size, blocks and MACs per stage of ResNet-18 ...
-  152) generated from the models, with :data:`PAPER_TABLE1_GFLOPS` to compare against.
+The paper's table 1 is :func:`cnnlib.analysis.resnet_table1`; ``deepen`` and the other tools of
+the residual chapters are in :mod:`cnnlib.residual`.
 """
 
 from __future__ import annotations
 
-import copy
-import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from cnnlib.models import register
-from cnnlib.models._utils import check_input, load_weights, overwrite_named_param, resolve_weights
+from cnnlib.models._registry import register
+from cnnlib.models.layers import check_input, load_weights, overwrite_named_param, resolve_weights
 
 __all__ = [
     "BasicBlock",
@@ -37,10 +30,9 @@ __all__ = [
     "ResNet",
     "CifarResNet",
     "ZeroPadShortcut",
-    "PAPER_TABLE1_GFLOPS",
-    "TABLE1_ARCHS",
-    "deepen",
-    "table1",
+    "conv1x1",
+    "conv3x3",
+    "init_weights",
 ]
 
 
@@ -163,7 +155,7 @@ class Bottleneck(nn.Module):
         return self.relu(out)
 
 
-def _init_resnet(model: nn.Module, zero_init_residual: bool) -> None:
+def init_weights(model: nn.Module, zero_init_residual: bool = False) -> None:
     """He initialisation (paper, section 3.4), BN scale 1 and shift 0.
 
     ``zero_init_residual`` sets the last BN scale of every residual branch to zero, so each block
@@ -209,7 +201,7 @@ class ResNet(nn.Module):
     ) -> None:
         super().__init__()
         self._norm_layer = norm_layer or nn.BatchNorm2d
-        self._block_kwargs: dict[str, Any] = {"stride_in_1x1": True} if stride_in_1x1 else {}
+        self.stride_in_1x1 = stride_in_1x1  # the paper's v1 bottleneck (else v1.5)
         self.inplanes = 64
         self.conv1 = nn.Conv2d(3, self.inplanes, kernel_size=7, stride=2, padding=3, bias=False)
         self.bn1 = self._norm_layer(self.inplanes)
@@ -221,12 +213,13 @@ class ResNet(nn.Module):
         self.layer4 = self._make_layer(block, 512, layers[3], stride=2)
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.fc = nn.Linear(512 * block.expansion, num_classes)
-        _init_resnet(self, zero_init_residual)
+        init_weights(self, zero_init_residual)
 
     def _make_layer(
         self, block: type[BasicBlock | Bottleneck], planes: int, blocks: int, stride: int = 1
     ) -> nn.Sequential:
         norm_layer = self._norm_layer
+        kwargs: dict[str, Any] = {"stride_in_1x1": True} if self.stride_in_1x1 else {}
         downsample = None
         if stride != 1 or self.inplanes != planes * block.expansion:
             # Option B of the paper: a projection (1x1 conv + BN) where the shape changes.
@@ -234,12 +227,10 @@ class ResNet(nn.Module):
                 conv1x1(self.inplanes, planes * block.expansion, stride),
                 norm_layer(planes * block.expansion),
             )
-        layers = [
-            block(self.inplanes, planes, stride, downsample, norm_layer, **self._block_kwargs)
-        ]
+        layers = [block(self.inplanes, planes, stride, downsample, norm_layer, **kwargs)]
         self.inplanes = planes * block.expansion
         for _ in range(1, blocks):
-            layers.append(block(self.inplanes, planes, norm_layer=norm_layer, **self._block_kwargs))
+            layers.append(block(self.inplanes, planes, norm_layer=norm_layer, **kwargs))
         return nn.Sequential(*layers)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -295,7 +286,7 @@ class CifarResNet(nn.Module):
         self.layer3 = self._make_layer(widths[2], n, stride=2)
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.fc = nn.Linear(widths[2], num_classes)
-        _init_resnet(self, zero_init_residual)
+        init_weights(self, zero_init_residual)
 
     def _make_layer(self, planes: int, blocks: int, stride: int) -> nn.Sequential:
         downsample: nn.Module | None = None
@@ -457,177 +448,3 @@ def plain56(**kwargs: Any) -> CifarResNet:
 def plain110(**kwargs: Any) -> CifarResNet:
     """110-layer plain net."""
     return _cifar(110, None, **kwargs)
-
-
-# --- the ResNet chapter: identity mapping and the paper's table 1 ------------------------------
-
-
-def _stages(model: nn.Module) -> list[tuple[str, nn.Sequential]]:
-    """The ``layer1``, ``layer2``, ... stages of a ResNet or CIFAR ResNet, in order."""
-    stages = []
-    for i in range(1, 10):
-        stage = getattr(model, f"layer{i}", None)
-        if not isinstance(stage, nn.Sequential):
-            break
-        stages.append((f"layer{i}", stage))
-    return stages
-
-
-def deepen(model: ResNet | CifarResNet, blocks: int | Sequence[int] = 1) -> ResNet | CifarResNet:
-    """A deeper copy of ``model`` that computes exactly the same function.
-
-    ``blocks`` residual blocks (one number for every stage, or one per stage) are appended at the
-    end of each stage, of the stage's block type and width, He-initialised like the rest, with
-    the scale of their last batch norm set to zero. The residual branch of such a block outputs
-    exactly zero (``0 * normalised + 0``), the shortcut is the identity, and the input of the
-    block is the output of a ReLU, so ``relu(0 + x) == x``: the new network's outputs equal the
-    old one's bit for bit, in eval and in training mode. This is the construction of the paper's
-    section 1 ("the added layers are identity mapping, and the other layers are copied from the
-    learned shallower model"), with the zero scale of Goyal et al. (2017) as the identity.
-
-    ``model`` itself is not changed. The copy's weights can then be trained further: the new
-    blocks start as the identity and learn a residual ``F(x)`` on top of it.
-
-    Raises:
-        ValueError: ``model`` has no ``layer1, layer2, ...`` stages of residual blocks, is a plain
-            network (a plain block cannot be made the identity by a zero scale: its output would
-            be ``relu(0) = 0``), or ``blocks`` is negative or of the wrong length.
-    """
-    stages = _stages(model)
-    if not stages or not all(isinstance(b, (BasicBlock, Bottleneck)) for _, s in stages for b in s):
-        raise ValueError(
-            f"deepen expects a ResNet or CifarResNet (stages layer1, layer2, ... of BasicBlock or "
-            f"Bottleneck); got {type(model).__name__}"
-        )
-    if any(not b.shortcut for _, s in stages for b in s):
-        raise ValueError(
-            "deepen needs residual blocks: a plain block (no shortcut) with a zero scale outputs "
-            "relu(0) = 0, not its input; use a ResNet, not a plain net"
-        )
-    counts = [blocks] * len(stages) if isinstance(blocks, int) else list(blocks)
-    if len(counts) != len(stages) or any(not isinstance(n, int) or n < 0 for n in counts):
-        raise ValueError(
-            f"blocks must be a non-negative int or one per stage ({len(stages)} stages); "
-            f"got {blocks!r}"
-        )
-    deeper = copy.deepcopy(model)
-    reference = next(deeper.parameters())
-    added = 0
-    for (name, _), n in zip(stages, counts, strict=True):
-        stage = getattr(deeper, name)
-        last = stage[-1]
-        block_type = type(last)
-        planes = last.conv1.out_channels
-        inplanes = planes * block_type.expansion
-        # v1 or v1.5 (no difference without a stride, but the copy says what it is)
-        kwargs: dict[str, Any] = dict(getattr(deeper, "_block_kwargs", {}))
-        for _ in range(n):
-            block = block_type(inplanes, planes, **kwargs)
-            _init_resnet(block, zero_init_residual=True)
-            block.train(deeper.training)
-            stage.append(block.to(device=reference.device, dtype=reference.dtype))
-            added += 1
-    if isinstance(deeper, CifarResNet):
-        deeper.depth = model.depth + 2 * added  # two weighted layers per basic block
-    return deeper
-
-
-#: The paper's table 1, last row: "FLOPs" (in fact multiply-adds) x 10^9 for a 224x224 image.
-PAPER_TABLE1_GFLOPS: dict[str, float] = {
-    "resnet18": 1.8,
-    "resnet34": 3.6,
-    "resnet50": 3.8,
-    "resnet101": 7.6,
-    "resnet152": 11.3,
-}
-
-#: The five networks of table 1 as the paper builds them (v1 bottlenecks for 50 and deeper).
-TABLE1_ARCHS = ("resnet18", "resnet34", "resnet50_paper", "resnet101_paper", "resnet152_paper")
-
-
-def _conv_cell(conv: nn.Conv2d) -> str:
-    k = conv.kernel_size[0]
-    stride = f", stride {conv.stride[0]}" if conv.stride[0] != 1 else ""
-    return f"{k}×{k}, {conv.out_channels}{stride}"
-
-
-def _stage_cell(stage: nn.Sequential) -> str:
-    """``[3×3, 64; 3×3, 64] × 2``: the convolutions of a stage's blocks and how many blocks."""
-    block = stage[-1]  # a block without a stride: the stage's repeated pattern
-    convs = [m for n, m in block.named_children() if n.startswith("conv")]
-    inner = "; ".join(f"{c.kernel_size[0]}×{c.kernel_size[1]}, {c.out_channels}" for c in convs)
-    return f"[{inner}] × {len(stage)}"
-
-
-def _arch_label(name: str) -> str:
-    match = re.fullmatch(r"resnet(\d+)(_paper)?", name)
-    return f"{match.group(1)}-layer" if match else name
-
-
-def table1(archs: Sequence[str] = TABLE1_ARCHS, image_size: int = 224) -> list[dict[str, str]]:
-    """The paper's table 1, generated from the models: one row per stage, one column per net.
-
-    Rows: ``conv1``, ``conv2_x`` (with the 3x3 max pool) to ``conv5_x``, the classifier, then
-    the multiply-accumulates per image counted by :func:`cnnlib.analysis.count_macs`
-    (``MACs (10^9)``), the paper's published values where it has them (``paper (10^9)``, from
-    :data:`PAPER_TABLE1_GFLOPS`) and the parameters (``params (10^6)``). The ``output size``
-    column is measured by running the first model on a ``image_size`` x ``image_size`` image.
-    Columns are labelled ``18-layer`` ... as in the paper (the ``_paper`` suffix dropped) and
-    ``archs`` may include torchvision's v1.5 nets (``"resnet50"``), labelled by their name when
-    two columns would otherwise share a label.
-
-    >>> [row["layer name"] for row in table1(["resnet18"])][:3]
-    ['conv1', 'conv2_x', 'conv3_x']
-    """
-    from cnnlib.analysis import count_macs, count_params
-    from cnnlib.models import create
-
-    if isinstance(archs, str):
-        archs = [archs]
-    archs = list(archs)
-    if not archs:
-        raise ValueError("table1 needs at least one architecture, e.g. 'resnet50_paper'")
-    if not isinstance(image_size, int) or image_size < 32:
-        raise ValueError(f"image_size must be an int of at least 32 pixels; got {image_size!r}")
-    labels = [_arch_label(a) for a in archs]
-    labels = [a if labels.count(lb) > 1 else lb for a, lb in zip(archs, labels, strict=True)]
-    names = ["conv1", "conv2_x", "conv3_x", "conv4_x", "conv5_x", "classifier"]
-    rows: list[dict[str, str]] = [{"layer name": n, "output size": ""} for n in names]
-    extra = [{"layer name": n, "output size": ""} for n in ("MACs (10^9)", "paper (10^9)")]
-    extra.append({"layer name": "params (10^6)", "output size": ""})
-    for arch, label in zip(archs, labels, strict=True):
-        model = create(arch)
-        if not isinstance(model, ResNet):
-            raise ValueError(
-                f"table1 needs ImageNet ResNets (resnet18 ... resnet152); got {arch!r}"
-            )
-        stages = _stages(model)
-        model.eval()
-        with torch.no_grad():  # output sizes, stage by stage (one forward pass)
-            x = model.relu(model.bn1(model.conv1(torch.zeros(1, 3, image_size, image_size))))
-            sizes = [tuple(x.shape[1:])]
-            x = model.maxpool(x)
-            for _, stage in stages:
-                x = stage(x)
-                sizes.append(tuple(x.shape[1:]))
-            sizes.append((model.fc.out_features,))
-        macs = count_macs(model, (1, 3, image_size, image_size))
-        if not rows[0]["output size"]:
-            for row, shape in zip(rows, sizes, strict=True):
-                row["output size"] = "1×1" if len(shape) == 1 else f"{shape[-2]}×{shape[-1]}"
-        cells = [_conv_cell(model.conv1)]
-        pool = model.maxpool
-        cells.append(f"{pool.kernel_size}×{pool.kernel_size} max pool, stride {pool.stride}; "
-                     + _stage_cell(stages[0][1]))  # fmt: skip
-        cells += [_stage_cell(stage) for _, stage in stages[1:]]
-        cells.append(f"average pool, {model.fc.out_features}-d fc, softmax")
-        for row, cell in zip(rows, cells, strict=True):
-            row[label] = cell
-        base = arch.removesuffix("_paper")
-        published = PAPER_TABLE1_GFLOPS.get(base) if arch.endswith("_paper") or base in (
-            "resnet18", "resnet34"
-        ) else None  # fmt: skip
-        extra[0][label] = f"{macs / 1e9:.2f}"
-        extra[1][label] = "—" if published is None else f"{published:g}"
-        extra[2][label] = f"{count_params(model) / 1e6:.1f}"
-    return rows + extra

@@ -1,25 +1,15 @@
 """VGG (Simonyan & Zisserman, "Very Deep Convolutional Networks for Large-Scale Image
 Recognition", ICLR 2015).
 
-The configurations of the paper's table 1 are data (``CONFIGS``): an ``int`` is a 3x3
-convolution with that many channels, ``(channels, 1)`` a 1x1 convolution (config C), ``"M"`` a
-2x2/2 max-pool and ``"LRN"`` local response normalisation (config A-LRN).
+The configurations of table 1 are data (``CONFIGS``): an ``int`` is a 3x3 convolution with that
+many channels, ``(channels, 1)`` a 1x1 convolution (C), ``"M"`` a 2x2/2 max-pool, ``"LRN"``
+local response normalisation (A-LRN).
 
-* ``vgg11``, ``vgg13``, ``vgg16``, ``vgg19`` (+ ``_bn``): torchvision-compatible (configs A, B, D,
-  E). Batch norm is not in the paper (it came later, Ioffe & Szegedy 2015).
-* ``vgg11_lrn`` (A-LRN) and ``vgg16_c`` (C): the configurations torchvision does not build.
-
-CIFAR-scale teaching models (chapter 4), built from the same configuration data:
-
-* ``vgg11_cifar``, ``vgg13_cifar``, ``vgg16_cifar``, ``vgg19_cifar`` (configs A, B, D, E) and
-  ``vgg11_lrn_cifar`` (A-LRN): :class:`VGGCifar`, the paper's convolutions (optionally narrower,
-  ``width``) with batch norm by default, global average pooling and three small FC layers, so
-  the weight layers are the paper's 11, 13, 16 and 19;
-* ``vgg_cifar``: any configuration by name (also ``"7x7"`` and ``"3x3x3"`` of
-  ``STACK_CONFIGS``, the one-large-kernel vs stacked-small-kernels pair) or as a list.
-
-:func:`conv_stack` builds the tiny stacks of section 2.3 (three 3x3 layers vs one 7x7), and
-:func:`config_stages` / :func:`stage_table` describe a configuration stage by stage.
+* ``vgg11`` ... ``vgg19`` (+ ``_bn``, not in the paper): torchvision-compatible (A, B, D, E);
+  ``vgg11_lrn`` (A-LRN) and ``vgg16_c`` (C): the configurations torchvision does not build.
+* ``vgg11_cifar`` ... ``vgg19_cifar``, ``vgg11_lrn_cifar`` and ``vgg_cifar`` (any configuration,
+  also ``STACK_CONFIGS``): :class:`VGGCifar`, CIFAR-scale teaching models of chapter 4.
+* :func:`conv_stack`: the tiny stacks of section 2.3 (three 3x3 layers vs one 7x7).
 """
 
 from __future__ import annotations
@@ -29,20 +19,24 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from cnnlib.models import register
-from cnnlib.models._utils import check_input, load_weights, overwrite_named_param, resolve_weights
+from cnnlib.models._registry import register
+from cnnlib.models.layers import (
+    check_input,
+    load_weights,
+    overwrite_named_param,
+    paper_lrn,
+    resolve_weights,
+)
 
 __all__ = [
     "VGG",
     "VGGCifar",
     "CONFIGS",
     "STACK_CONFIGS",
-    "PAPER_TABLE",
+    "get_config",
     "make_layers",
     "scale_config",
     "conv_stack",
-    "config_stages",
-    "stage_table",
 ]
 
 Layer = int | tuple[int, int] | str
@@ -116,21 +110,6 @@ CONFIGS: dict[str, list[Layer]] = {
     ],  # fmt: skip
 }
 
-# The paper's own numbers, for comparison in the book and the tests: weight layers, parameters
-# in millions (table 2) and single-scale top-1/top-5 validation error in % (table 3, smallest
-# side 256 for A/A-LRN/B, scale jittering [256, 512] for C/D/E at test scale 384), and for D and
-# E the multi-scale errors of table 4 (test scales 256, 384, 512).
-PAPER_TABLE: dict[str, dict[str, float]] = {
-    "A": {"layers": 11, "params_m": 133, "top1": 29.6, "top5": 10.4},
-    "A-LRN": {"layers": 11, "params_m": 133, "top1": 29.7, "top5": 10.5},
-    "B": {"layers": 13, "params_m": 133, "top1": 28.7, "top5": 9.9},
-    "C": {"layers": 16, "params_m": 134, "top1": 27.3, "top5": 8.8},
-    "D": {"layers": 16, "params_m": 138, "top1": 25.6, "top5": 8.1,
-          "top1_multiscale": 24.8, "top5_multiscale": 7.5},
-    "E": {"layers": 19, "params_m": 144, "top1": 25.5, "top5": 8.0,
-          "top1_multiscale": 24.8, "top5_multiscale": 7.5},
-}  # fmt: skip
-
 # One large kernel against a stack of small ones with the same receptive field (section 2.3),
 # at CIFAR scale: each stage is a 3x3 convolution that sets the width, then either one 7x7 or
 # three 3x3 convolutions from that width to itself (49 C^2 against 27 C^2 weights).
@@ -165,6 +144,11 @@ def _check_config(cfg: Any) -> None:
             )
 
 
+def _weight_layers(cfg: list[Layer]) -> int:
+    """The paper's "weight layers" of a configuration: its convolutions and three FC layers."""
+    return sum(not isinstance(v, str) for v in cfg) + 3
+
+
 def make_layers(cfg: list[Layer], batch_norm: bool = False) -> nn.Sequential:
     """Turn a configuration list into the ``features`` stack (torchvision's layer order)."""
     _check_config(cfg)
@@ -175,8 +159,6 @@ def make_layers(cfg: list[Layer], batch_norm: bool = False) -> nn.Sequential:
             layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
         elif v == "LRN":
             # A-LRN uses AlexNet's LRN (section 2.1, "parameters of [Krizhevsky et al.]").
-            from cnnlib.models.alexnet import paper_lrn
-
             layers.append(paper_lrn())
         else:
             channels, kernel = v if isinstance(v, tuple) else (v, 3)
@@ -258,10 +240,10 @@ def _builder(name: str, cfg: str, batch_norm: bool, torchvision_name: bool = Tru
         arch = name if torchvision_name else None
         return _vgg(cfg, batch_norm, arch, weights, progress, **kwargs)
 
-    layers = PAPER_TABLE[cfg]["layers"]
+    layers = _weight_layers(CONFIGS[cfg])
     build.__name__ = build.__qualname__ = name
     build.__doc__ = (
-        f"VGG config {cfg} ({int(layers)} weight layers){' with batch norm' if batch_norm else ''}"
+        f"VGG config {cfg} ({layers} weight layers){' with batch norm' if batch_norm else ''}"
         + ("; torchvision-compatible." if torchvision_name else "; not in torchvision.")
     )
     return register(build)
@@ -284,7 +266,7 @@ vgg16_c = _builder("vgg16_c", "C", False, torchvision_name=False)
 # ---------------------------------------------------------------------------------------------
 
 
-def _config(config: str | list[Layer]) -> list[Layer]:
+def get_config(config: str | list[Layer]) -> list[Layer]:
     """A configuration by name (``CONFIGS``, ``STACK_CONFIGS``) or as a list (checked)."""
     if isinstance(config, str):
         known = {**CONFIGS, **STACK_CONFIGS}
@@ -397,7 +379,7 @@ def vgg_cifar(
 ) -> VGGCifar:
     """CIFAR-scale VGG of any configuration: a name of ``CONFIGS`` ("A" ... "E", "A-LRN") or
     ``STACK_CONFIGS`` ("7x7", "3x3x3"), or a list; ``width`` scales the channels."""
-    return VGGCifar(scale_config(_config(config), width), batch_norm=batch_norm, **kwargs)
+    return VGGCifar(scale_config(get_config(config), width), batch_norm=batch_norm, **kwargs)
 
 
 def _cifar_builder(name: str, cfg: str):
@@ -406,7 +388,7 @@ def _cifar_builder(name: str, cfg: str):
 
     build.__name__ = build.__qualname__ = name
     build.__doc__ = (
-        f"VGG config {cfg} at CIFAR scale ({int(PAPER_TABLE[cfg]['layers'])} weight layers, "
+        f"VGG config {cfg} at CIFAR scale ({_weight_layers(CONFIGS[cfg])} weight layers, "
         "batch norm by default, ``width`` scales the channels): a teaching model."
     )
     return register(build)
@@ -420,7 +402,7 @@ vgg19_cifar = _cifar_builder("vgg19_cifar", "E")
 
 
 # ---------------------------------------------------------------------------------------------
-# Describing configurations
+# The stacks of section 2.3
 # ---------------------------------------------------------------------------------------------
 
 
@@ -441,71 +423,3 @@ def conv_stack(kernels: list[int], channels: int, in_channels: int | None = None
         layers += [nn.Conv2d(c_in, channels, kernel_size=k, padding=k // 2), nn.ReLU(inplace=True)]
         c_in = channels
     return nn.Sequential(*layers)
-
-
-def config_stages(cfg: str | list[Layer]) -> list[str]:
-    """The configuration in the notation of the paper's table 1, one string per stage (the
-    layers between two max-pools): ``["conv3-64", "conv3-128", "conv3-256 x2", ...]`` for A;
-    1x1 layers are ``conv1-256``, LRN is ``LRN``."""
-    cfg = _config(cfg)
-    stages: list[list[str]] = [[]]
-    for v in cfg:
-        if v == "M":
-            stages.append([])
-        elif v == "LRN":
-            stages[-1].append("LRN")
-        else:
-            c, k = v if isinstance(v, tuple) else (v, 3)
-            stages[-1].append(f"conv{k}-{c}")
-    if not stages[-1]:
-        stages.pop()
-    out = []
-    for layers in stages:
-        runs: list[tuple[str, int]] = []
-        for layer in layers:
-            if runs and runs[-1][0] == layer:
-                runs[-1] = (layer, runs[-1][1] + 1)
-            else:
-                runs.append((layer, 1))
-        out.append(", ".join(name if n == 1 else f"{name} x{n}" for name, n in runs))
-    return out
-
-
-def stage_table(model: nn.Module, input_size: tuple[int, ...] = (1, 3, 224, 224)) -> list[dict]:
-    """One row per stage of a VGG (the layers of ``model.features`` up to and including each
-    max-pool): the stage's input size, channels, convolutions, the values its convolutions
-    output per image (``activations``), its parameters and its MACs per image.
-
-    Everything comes from :func:`cnnlib.analysis.layer_table`; the rows' ``params`` and
-    ``macs`` sum to those of ``model.features``.
-    """
-    from cnnlib.analysis import layer_table
-
-    features = getattr(model, "features", None)
-    if not isinstance(features, nn.Sequential):
-        raise ValueError(
-            f"stage_table expects a VGG with a `features` nn.Sequential; got {type(model).__name__}"
-        )
-    table = layer_table(model, input_size)
-    rows: list[dict] = []
-    current: dict | None = None
-    for index, module in enumerate(features):
-        name = f"features.{index}"
-        row = table[name]
-        if current is None:
-            current = {"stage": len(rows) + 1, "size": None, "channels": 0, "convs": 0,
-                       "activations": 0, "params": 0, "macs": 0}  # fmt: skip
-        if isinstance(module, nn.Conv2d):
-            c, h, w = row.output_shape
-            current["size"] = current["size"] or f"{h}x{w}"
-            current["channels"] = c
-            current["convs"] += 1
-            current["activations"] += c * h * w
-        current["params"] += row.params
-        current["macs"] += row.macs
-        if isinstance(module, nn.MaxPool2d):
-            rows.append(current)
-            current = None
-    if current is not None and current["convs"]:
-        rows.append(current)
-    return rows

@@ -6,6 +6,9 @@ What changed from AlexNet, and why (section 4.1): conv1 shrinks from 11x11 strid
 and dead filters. Trained on one GPU, so the towers' sparse connections become dense ones.
 
 Output sizes of figure 3 for a 224x224 input: 110 -> 55 -> 26 -> 13 -> 13 -> 13 -> 6.
+
+``zfnet_cifar``: ZFNet's fix at CIFAR scale (a teaching model, an :class:`AlexNetCifar`): a
+smaller, stride-1 conv1 and a stride-2 conv2, as 7x7/2 and a stride-2 conv2 replaced 11x11/4.
 """
 
 from __future__ import annotations
@@ -15,9 +18,9 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from cnnlib.models import register
-from cnnlib.models._utils import check_input
-from cnnlib.models.alexnet import _classifier, paper_lrn
+from cnnlib.models._registry import register
+from cnnlib.models.alexnet import AlexNetCifar
+from cnnlib.models.layers import alexnet_classifier, check_input, paper_lrn
 
 __all__ = ["ZFNet"]
 
@@ -51,7 +54,7 @@ class ZFNet(nn.Module):
             nn.MaxPool2d(kernel_size=3, stride=2, ceil_mode=True),  # -> 6
         )
         self.avgpool = nn.AdaptiveAvgPool2d((6, 6))  # identity at 224; as in torchvision AlexNet
-        self.classifier = _classifier(256 * 6 * 6, num_classes, dropout)
+        self.classifier = alexnet_classifier(256 * 6 * 6, num_classes, dropout)
 
     def forward(self, x: Tensor) -> Tensor:
         check_input(x, model=type(self).__name__, min_size=self.min_input_size)
@@ -64,3 +67,11 @@ class ZFNet(nn.Module):
 def zfnet(**kwargs: Any) -> ZFNet:
     """ZFNet of Zeiler & Fergus (2013), figure 3, 224x224 input."""
     return ZFNet(**kwargs)
+
+
+@register
+def zfnet_cifar(**kwargs: Any) -> AlexNetCifar:
+    """ZFNet-style CIFAR-10 net (teaching model): conv1 3x3 stride 1, conv2 stride 2."""
+    kwargs.setdefault("conv1", (3, 1))
+    kwargs.setdefault("conv2_stride", 2)
+    return AlexNetCifar(**kwargs)

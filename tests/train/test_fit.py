@@ -4,7 +4,6 @@ auxiliary heads, DistributedDataParallel on CPU, torch.compile."""
 from __future__ import annotations
 
 import json
-import os
 from collections import namedtuple
 from pathlib import Path
 
@@ -30,7 +29,6 @@ REPO = Path(__file__).resolve().parents[2]
 def isolated_env(tmp_path, monkeypatch):
     monkeypatch.setenv("CNNLIB_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("CNNLIB_DATA", raising=False)
-    torch.set_num_threads(min(2, os.cpu_count() or 1))
 
 
 class TinyNet(nn.Module):

@@ -1,4 +1,5 @@
-"""Helpers shared by every model family: input checks and torchvision weight loading."""
+"""What the model families share: blocks (the paper's LRN, AlexNet's classifier), the input
+check every network runs first, and loading torchvision's published weights."""
 
 from __future__ import annotations
 
@@ -6,6 +7,38 @@ from typing import Any
 
 import torch
 from torch import nn
+
+__all__ = [
+    "alexnet_classifier",
+    "check_input",
+    "load_weights",
+    "overwrite_named_param",
+    "paper_lrn",
+    "resolve_weights",
+]
+
+
+def paper_lrn() -> nn.LocalResponseNorm:
+    """LRN with the paper's constants k=2, n=5, alpha=1e-4, beta=0.75.
+
+    The paper divides by (k + alpha * sum a^2)^beta; PyTorch's ``LocalResponseNorm`` divides
+    by (k + alpha / n * sum a^2)^beta, so the paper's alpha is passed as ``alpha * n``.
+    """
+    size = 5
+    return nn.LocalResponseNorm(size=size, alpha=1e-4 * size, beta=0.75, k=2.0)
+
+
+def alexnet_classifier(in_features: int, num_classes: int, dropout: float) -> nn.Sequential:
+    """FC6, FC7 (4096 each, dropout before each) and FC8, in torchvision's order."""
+    return nn.Sequential(
+        nn.Dropout(p=dropout),
+        nn.Linear(in_features, 4096),
+        nn.ReLU(inplace=True),
+        nn.Dropout(p=dropout),
+        nn.Linear(4096, 4096),
+        nn.ReLU(inplace=True),
+        nn.Linear(4096, num_classes),
+    )
 
 
 def check_input(x: Any, *, model: str, in_channels: int = 3, min_size: int = 1) -> None:

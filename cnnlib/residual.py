@@ -1,20 +1,6 @@
-"""Why residual connections help: block Jacobians, gradient norms, paths and lesions.
-
-The tools of the book's chapter 7 (He et al. 2016; Veit, Wilber & Belongie 2016):
-
-* :func:`block_jacobian`: the Jacobian of a residual block from autograd, split into the
-  residual branch ``J_F`` and the sum ``J_F + I`` (and the whole block, with the ReLU that the
-  original ResNet applies after the addition), to check ``dH/dx = dF/dx + I`` exactly.
-* :func:`spectrum`: eigenvalues and singular values of such a Jacobian.
-* :func:`without_batchnorm`: a copy of a model with every batch norm replaced by the identity
-  (the "no BN" variants of the gradient-norm comparison).
-* :func:`init_gradient_norms`: per-layer weight-gradient norms at initialisation of several
-  models, built from the same seed (a wrapper of :func:`cnnlib.analysis.gradient_norms`).
-* :func:`count_paths`, :func:`path_length_distribution`: the unrolled view of ``n`` residual
-  blocks, ``2**n`` paths whose lengths follow a binomial distribution.
-* :func:`remove_block`, :func:`remove_layer`, :func:`lesion_study`: delete one residual block
-  (keep its shortcut) or one layer of a plain net, and measure the test accuracy.
-"""
+"""Residual networks analysed: block Jacobians, gradients at initialisation, paths, lesions,
+and ``deepen`` (a deeper net computing exactly the same function), for the ResNet chapters
+(He et al. 2016; Veit, Wilber & Belongie 2016)."""
 
 from __future__ import annotations
 
@@ -28,9 +14,16 @@ import torch
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from cnnlib.analysis import gradient_norms
+from cnnlib.analysis.dynamics import gradient_norms
 from cnnlib.models import create
-from cnnlib.models.resnet import BasicBlock, Bottleneck, ZeroPadShortcut
+from cnnlib.models.resnet import (
+    BasicBlock,
+    Bottleneck,
+    CifarResNet,
+    ResNet,
+    ZeroPadShortcut,
+    init_weights,
+)
 
 __all__ = [
     "BlockJacobian",
@@ -46,6 +39,7 @@ __all__ = [
     "remove_layer",
     "removable_layers",
     "lesion_study",
+    "deepen",
 ]
 
 _BLOCKS = (BasicBlock, Bottleneck)
@@ -337,3 +331,74 @@ def lesion_study(
         down = block in blocks(model) and is_downsampling(model.get_submodule(block))
         rows.append({"removed": unit, "acc": a, "change": a - base, "downsampling": down})
     return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# Identity mapping: a deeper net that computes the same function
+# ---------------------------------------------------------------------------------------------
+
+
+def _stages(model: nn.Module) -> list[tuple[str, nn.Sequential]]:
+    """The ``layer1``, ``layer2``, ... stages of a ResNet or CIFAR ResNet, in order."""
+    stages = []
+    for i in range(1, 10):
+        stage = getattr(model, f"layer{i}", None)
+        if not isinstance(stage, nn.Sequential):
+            break
+        stages.append((f"layer{i}", stage))
+    return stages
+
+
+def _check_deepen(stages: list, model: nn.Module, blocks: int | Sequence[int]) -> list[int]:
+    """The number of blocks to add to each stage, or ``ValueError``."""
+    if not stages or not all(isinstance(b, (BasicBlock, Bottleneck)) for _, s in stages for b in s):
+        raise ValueError(
+            f"deepen expects a ResNet or CifarResNet (stages layer1, layer2, ... of BasicBlock or "
+            f"Bottleneck); got {type(model).__name__}"
+        )
+    if any(not b.shortcut for _, s in stages for b in s):
+        raise ValueError(
+            "deepen needs residual blocks: a plain block (no shortcut) with a zero scale outputs "
+            "relu(0) = 0, not its input; use a ResNet, not a plain net"
+        )
+    counts = [blocks] * len(stages) if isinstance(blocks, int) else list(blocks)
+    if len(counts) != len(stages) or any(not isinstance(n, int) or n < 0 for n in counts):
+        raise ValueError(
+            f"blocks must be a non-negative int or one per stage ({len(stages)} stages); "
+            f"got {blocks!r}"
+        )
+    return counts
+
+
+def deepen(model: ResNet | CifarResNet, blocks: int | Sequence[int] = 1) -> ResNet | CifarResNet:
+    """A deeper copy of ``model`` that computes exactly the same function, bit for bit.
+
+    Appends ``blocks`` residual blocks (one number, or one per stage) to each stage, of the
+    stage's type and width, He-initialised with a zero last batch-norm scale: each new block is
+    the identity (the paper's section 1 construction). ``model`` is unchanged. Raises
+    ``ValueError`` for a plain net, a model without residual stages, or bad ``blocks``.
+    """
+    stages = _stages(model)
+    counts = _check_deepen(stages, model, blocks)
+    deeper = copy.deepcopy(model)
+    reference = next(deeper.parameters())
+    added = 0
+    for (name, _), n in zip(stages, counts, strict=True):
+        stage = getattr(deeper, name)
+        last = stage[-1]
+        block_type = type(last)
+        planes = last.conv1.out_channels
+        inplanes = planes * block_type.expansion
+        # v1 or v1.5 (no difference without a stride, but the copy says what it is)
+        kwargs: dict[str, Any] = (
+            {"stride_in_1x1": True} if getattr(deeper, "stride_in_1x1", False) else {}
+        )
+        for _ in range(n):
+            block = block_type(inplanes, planes, **kwargs)
+            init_weights(block, zero_init_residual=True)
+            block.train(deeper.training)
+            stage.append(block.to(device=reference.device, dtype=reference.dtype))
+            added += 1
+    if isinstance(deeper, CifarResNet):
+        deeper.depth = model.depth + 2 * added  # two weighted layers per basic block
+    return deeper

@@ -1,37 +1,15 @@
-"""Chapter 4 (VGG): the CIFAR-scale VGG models, the configuration tools of cnnlib.models.vgg,
-cnnlib.analysis.time_by_module and the chapter's plots, held against the paper's numbers
-(Simonyan & Zisserman, ICLR 2015: tables 1-4)."""
+"""VGG: the configurations the paper adds to torchvision's (C, A-LRN), the stacks of small kernels
+(section 2.3), and the CIFAR-scale teaching models of chapter 4."""
 
 from __future__ import annotations
 
-import matplotlib
+import pytest
+import torch
+from torch import nn
 
-matplotlib.use("Agg")
-
-import pytest  # noqa: E402
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
-
-from cnnlib import models as M  # noqa: E402
-from cnnlib import viz  # noqa: E402
-from cnnlib.analysis import (  # noqa: E402
-    count_macs,
-    count_params,
-    layer_table,
-    receptive_field,
-    time_by_module,
-)
-from cnnlib.models.vgg import (  # noqa: E402
-    CONFIGS,
-    PAPER_TABLE,
-    STACK_CONFIGS,
-    VGGCifar,
-    config_stages,
-    conv_stack,
-    make_layers,
-    scale_config,
-    stage_table,
-)
+from cnnlib import models as M
+from cnnlib.analysis import VGG_PAPER_TABLE, count_macs, count_params, layer_table, receptive_field
+from cnnlib.models.vgg import CONFIGS, VGGCifar, conv_stack, get_config, make_layers, scale_config
 
 CIFAR_BUILDERS = {
     "vgg11_cifar": ("A", 11),
@@ -49,43 +27,17 @@ def _meta(name: str, **kwargs) -> nn.Module:
         return M.create(name, **kwargs)
 
 
-# --- the paper's tables ------------------------------------------------------------------------
+# --- the ImageNet configurations -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("cfg", list(CONFIGS))
-def test_parameter_counts_round_to_table_2(cfg):
-    params = count_params(_meta(TORCHVISION_NAME[cfg]))
-    assert round(params / 1e6) == PAPER_TABLE[cfg]["params_m"]
-
-
-def test_paper_table_holds_table_3_and_4():
-    # Table 3 (single test scale): top-1 / top-5 validation error in %.
-    expected = {"A": (29.6, 10.4), "A-LRN": (29.7, 10.5), "B": (28.7, 9.9), "C": (27.3, 8.8),
-                "D": (25.6, 8.1), "E": (25.5, 8.0)}  # fmt: skip
-    for cfg, (top1, top5) in expected.items():
-        assert (PAPER_TABLE[cfg]["top1"], PAPER_TABLE[cfg]["top5"]) == (top1, top5)
-    # Table 4 (multi-scale): D and E are equal, the note's "little gain" from 16 to 19 layers.
-    for cfg in ("D", "E"):
-        assert (PAPER_TABLE[cfg]["top1_multiscale"], PAPER_TABLE[cfg]["top5_multiscale"]) == (
-            24.8,
-            7.5,
-        )
-
-
-@pytest.mark.parametrize("cfg", list(CONFIGS))
-def test_weight_layers_match_table_1(cfg):
-    convs = sum(not isinstance(v, str) for v in CONFIGS[cfg])
-    assert convs + 3 == PAPER_TABLE[cfg]["layers"]
-
-
-def test_config_stages_in_the_notation_of_table_1():
-    assert config_stages("A") == ["conv3-64", "conv3-128", "conv3-256 x2", "conv3-512 x2",
-                                  "conv3-512 x2"]  # fmt: skip
-    assert config_stages("A-LRN")[0] == "conv3-64, LRN"
-    assert config_stages("C")[2] == "conv3-256 x2, conv1-256"
-    assert config_stages("E")[4] == "conv3-512 x4"
-    assert config_stages(STACK_CONFIGS["7x7"]) == ["conv3-32, conv7-32", "conv3-64, conv7-64",
-                                                   "conv3-128, conv7-128"]  # fmt: skip
+def test_vgg_configs_c_and_a_lrn():
+    c = _meta("vgg16_c")
+    kernels = [m.kernel_size[0] for m in c.features if isinstance(m, nn.Conv2d)]
+    assert kernels == [3, 3, 3, 3, 3, 3, 1, 3, 3, 1, 3, 3, 1]
+    a_lrn = _meta("vgg11_lrn")
+    assert isinstance(a_lrn.features[2], nn.LocalResponseNorm)
+    assert sum(isinstance(m, nn.LocalResponseNorm) for m in a_lrn.modules()) == 1
+    assert sum(isinstance(m, nn.Conv2d) for m in a_lrn.modules()) == 8  # 8 conv + 3 FC = 11
 
 
 def test_fc6_holds_74_percent_of_vgg16():
@@ -95,27 +47,14 @@ def test_fc6_holds_74_percent_of_vgg16():
     assert round(100 * 102_764_544 / count_params(model), 1) == 74.3
 
 
-def test_stage_table_of_vgg16():
-    model = _meta("vgg16")
-    rows = stage_table(model)
-    assert [r["channels"] for r in rows] == [64, 128, 256, 512, 512]
-    assert [r["size"] for r in rows] == ["224x224", "112x112", "56x56", "28x28", "14x14"]
-    assert [r["convs"] for r in rows] == [2, 2, 3, 3, 3]
-    features = layer_table(model, layers=["features"])["features"]
-    assert sum(r["params"] for r in rows) == features.params == 14_714_688
-    assert sum(r["macs"] for r in rows) == features.macs
-    # Channels double as the side halves: stages 3 and 4 cost the same, activations halve.
-    assert rows[2]["macs"] == rows[3]["macs"]
-    assert rows[3]["activations"] * 2 == rows[2]["activations"]
-    assert rows[0]["activations"] == 2 * 64 * 224 * 224
+@pytest.mark.parametrize("cfg", list(CONFIGS))
+def test_builder_docs_name_the_papers_weight_layers(cfg):
+    builder = getattr(M.vgg, TORCHVISION_NAME[cfg])
+    layers = int(VGG_PAPER_TABLE[cfg]["layers"])
+    assert builder.__doc__.startswith(f"VGG config {cfg} ({layers} weight layers)")
 
 
-def test_stage_table_rejects_other_models():
-    with pytest.raises(ValueError, match="features"):
-        stage_table(nn.Linear(3, 3))
-
-
-# --- small stacked kernels ---------------------------------------------------------------------
+# --- small stacked kernels -----------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(("kernels", "rf"), [([3], 3), ([3, 3], 5), ([5], 5), ([3, 3, 3], 7),
@@ -170,7 +109,7 @@ def test_cifar_vgg_depth_and_output(name):
     torch.manual_seed(0)
     model = M.create(name, width=0.125).eval()
     assert isinstance(model, VGGCifar)
-    assert model.weight_layers == layers == PAPER_TABLE[cfg]["layers"]
+    assert model.weight_layers == layers == VGG_PAPER_TABLE[cfg]["layers"]
     assert model(torch.randn(2, 3, 32, 32)).shape == (2, 10)
     assert sum(isinstance(m, nn.BatchNorm2d) for m in model.modules()) == layers - 3
     assert name in M.list_models()
@@ -211,6 +150,14 @@ def test_width_scales_every_convolution():
             scale_config(CONFIGS["A"], bad)
 
 
+def test_get_config_by_name_or_list():
+    assert get_config("A") == CONFIGS["A"] and get_config("A") is not CONFIGS["A"]  # a copy
+    assert get_config("7x7")[:2] == [32, (32, 7)]
+    assert get_config([8, "M"]) == [8, "M"]
+    with pytest.raises(ValueError, match="Unknown VGG configuration 'F'"):
+        get_config("F")
+
+
 def test_bad_configurations_and_inputs_raise_clear_errors():
     with pytest.raises(ValueError, match="Unknown VGG configuration 'F'.*A-LRN"):
         M.create("vgg_cifar", config="F")
@@ -249,41 +196,3 @@ def test_cifar_vgg_trains_one_step_without_nan():
         losses.append(loss.item())
     assert all(torch.isfinite(torch.tensor(losses)))
     assert losses[-1] < losses[0]
-
-
-# --- time_by_module ------------------------------------------------------------------------------
-
-
-def test_time_by_module_times_every_leaf_and_restores_the_model():
-    model = M.create("vgg11_lrn_cifar", width=0.125, batch_norm=False).train()
-    times = time_by_module(model, (2, 3, 32, 32), repeats=2)
-    leaves = [n for n, m in model.named_modules() if n and next(m.children(), None) is None]
-    assert list(times) == ["", *leaves]
-    assert all(t >= 0 for t in times.values())
-    assert "features.2" in times  # the LRN layer
-    assert model.training  # flags restored
-    assert all(not m._forward_hooks and not m._forward_pre_hooks for m in model.modules())
-    with pytest.raises(ValueError, match="repeats"):
-        time_by_module(model, (1, 3, 32, 32), repeats=0)
-
-
-# --- plots ---------------------------------------------------------------------------------------
-
-
-def test_plot_accuracy_by_depth_and_stage_costs():
-    runs = {"A": {"depth": 11, "train_acc": 0.5, "test_acc": 0.45},
-            "E": {"depth": 19, "train_acc": 0.6, "test_acc": 0.5}}  # fmt: skip
-    paper = {k: (PAPER_TABLE[k]["layers"], PAPER_TABLE[k]["top5"]) for k in ("A", "B", "D", "E")}
-    fig = viz.plot_accuracy_by_depth(runs, paper, title="t")
-    assert len(fig.axes) == 2
-    assert len(viz.plot_accuracy_by_depth(runs).axes) == 1
-    fig = viz.plot_stage_costs(stage_table(_meta("vgg16")))
-    assert len(fig.axes) == 3
-    assert len(fig.axes[0].patches) == 5
-    with pytest.raises(ValueError):
-        viz.plot_accuracy_by_depth({})
-    with pytest.raises(ValueError):
-        viz.plot_stage_costs([])
-    import matplotlib.pyplot as plt
-
-    plt.close("all")
