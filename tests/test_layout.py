@@ -94,6 +94,20 @@ def test_dependencies_run_one_way():
     assert not upward, "\n".join(upward)
 
 
+def test_the_import_finder_sees_imports_inside_functions_and_relative_ones(monkeypatch, tmp_path):
+    source = tmp_path / "x.py"
+    source.write_text(
+        "def f():\n    from cnnlib import plots\n\ndef g():\n    from .. import data\n"
+    )
+    monkeypatch.setitem(MODULES, "cnnlib.train.x", source)
+    assert _imports("cnnlib.train.x") == {"cnnlib.plots", "cnnlib.data"}
+
+
+def test_nothing_imports_plots():
+    assert not [m for m, targets in GRAPH.items() if not m.startswith("cnnlib.plots")
+                and any(n.startswith("cnnlib.plots") for n in targets)]  # fmt: skip
+
+
 def test_models_import_no_analysis_train_plots_experiments_or_data():
     bad = [
         f"{m} imports {n}"
