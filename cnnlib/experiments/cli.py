@@ -41,6 +41,11 @@ def build_parser(prog: str = "python -m cnnlib.experiments") -> argparse.Argumen
         "--results",
         help=f"results directory (default: ${RESULTS_ENV}, else the repository's results/)",
     )
+    r.add_argument(
+        "--data-dir",
+        help="CIFAR-10 location (default: $CNNLIB_DATA, then the "
+        "download directory; see cnnlib.data.load_cifar10)",
+    )
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
@@ -75,6 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             seeds=args.seeds,
             arms=args.arms,
             results=args.results,
+            data_dir=args.data_dir,
             progress=not args.quiet,
         )
     except CnnlibError as err:

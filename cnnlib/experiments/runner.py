@@ -35,10 +35,12 @@ def run(
     seeds: list[int] | None = None,
     arms: list[str] | None = None,
     results: str | os.PathLike | None = None,
+    data_dir: str | os.PathLike | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Run experiment ``name`` at ``budget`` (all arms, ``seeds`` or the budget's) and return the
-    result it stores in ``<results>/NAME/BUDGET.json``; runs already stored are kept, not redone."""
+    result it stores in ``<results>/NAME/BUDGET.json``; runs already stored are kept, not redone.
+    CIFAR-10 is read from ``data_dir``, else as :func:`cnnlib.data.load_cifar10` finds it."""
     exp = get(name)
     b = exp.budget(budget)
     chosen = [exp.arm(a) for a in arms] if arms else list(exp.arms)
@@ -50,6 +52,7 @@ def run(
     if not pending:
         return result
     train_set, test_set = data.load_cifar10(
+        data_dir,
         train_per_class=b.train_per_class,
         test_per_class=b.test_per_class,
         seed=0,
