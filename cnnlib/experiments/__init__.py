@@ -22,7 +22,7 @@ from cnnlib.experiments.registry import (
 )
 from cnnlib.experiments.runner import run
 from cnnlib.experiments.store import RESULTS_ENV, load, result_path
-from cnnlib.experiments.summary import final_table, mean_and_spread
+from cnnlib.experiments.summary import final_table, mean_and_spread, paired_difference
 
 __all__ = [
     "BUDGETS",
@@ -36,6 +36,7 @@ __all__ = [
     "list_experiments",
     "load",
     "mean_and_spread",
+    "paired_difference",
     "register",
     "result_path",
     "run",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
-__all__ = ["final_table", "mean_and_spread"]
+__all__ = ["final_table", "mean_and_spread", "paired_difference"]
 
 
 def _arms(result: dict[str, Any]) -> list[str]:
@@ -48,3 +48,22 @@ def final_table(
             row[f"{m} sd"] = statistics.stdev(values) if len(values) > 1 else 0.0
         rows.append(row)
     return rows
+
+
+def paired_difference(
+    result: dict[str, Any], arm: str, baseline: str, metric: str = "train_error"
+) -> dict[str, Any]:
+    """The final ``metric`` of ``arm`` minus that of ``baseline``, seed by seed (the arms of one
+    seed share their data order): ``{"mean", "sd", "min", "max", "per_seed"}``, in points (%)."""
+    finals = {(r["arm"], r["seed"]): r["final"][metric] for r in result["runs"]}
+    seeds = sorted(s for a, s in finals if a == arm and (baseline, s) in finals)
+    if not seeds:
+        raise ValueError(f"no seed has runs of both {arm!r} and {baseline!r}")
+    diffs = [100 * (finals[arm, s] - finals[baseline, s]) for s in seeds]
+    return {
+        "mean": statistics.fmean(diffs),
+        "sd": statistics.stdev(diffs) if len(diffs) > 1 else 0.0,
+        "min": min(diffs),
+        "max": max(diffs),
+        "per_seed": dict(zip(seeds, diffs, strict=True)),
+    }

@@ -223,6 +223,8 @@ class ResNet(nn.Module):
         downsample = None
         if stride != 1 or self.inplanes != planes * block.expansion:
             # Option B of the paper: a projection (1x1 conv + BN) where the shape changes.
+            # Departure (resnet18/34, as torchvision): the paper's ResNet-18 and -34 of its table 2
+            # and figure 4 use option A (zero-padding); B appears for ResNet-34 only in table 3.
             downsample = nn.Sequential(
                 conv1x1(self.inplanes, planes * block.expansion, stride),
                 norm_layer(planes * block.expansion),

@@ -212,6 +212,15 @@ def test_mean_spread_and_final_table():
     assert rows["b"]["test_error mean"] == pytest.approx(60.0) and rows["b"]["seeds"] == 2
 
 
+def test_paired_difference_is_seed_by_seed():
+    d = experiments.paired_difference(_fake_result(), "b", "a")
+    assert d["per_seed"] == pytest.approx({0: 30.0, 1: -10.0})
+    assert d["mean"] == pytest.approx(10.0) and d["sd"] == pytest.approx(math.sqrt(800))
+    assert (d["min"], d["max"]) == pytest.approx((-10.0, 30.0))
+    with pytest.raises(ValueError, match="no seed has runs of both 'c' and 'a'"):
+        experiments.paired_difference(_fake_result(), "c", "a")
+
+
 def test_load_finds_results_from_any_directory_and_says_how_to_make_them(tmp_path, monkeypatch):
     path = tmp_path / "degradation" / "cpu.json"
     path.parent.mkdir(parents=True)
