@@ -70,7 +70,7 @@ def run(
             result["runs"].append(record)
             result["card"]["seconds"] += time.perf_counter() - started
             started = time.perf_counter()
-            result["complete"] = len(result["runs"]) == len(seeds) * len(chosen)
+            result["complete"] = all(_has_run(result, a.name, s) for a in chosen for s in seeds)
             save(result, path)
             shutil.rmtree(run_dir, ignore_errors=True)
     shutil.rmtree(work, ignore_errors=True)
@@ -86,8 +86,10 @@ def _start(
 ) -> dict[str, Any]:
     """The stored (partial) result to continue, or a new one; a stored result of another design
     is an error, never mixed in."""
+    # the design is everything but the seeds: running more seeds adds to a stored result
+    budget_dict = {k: v for k, v in b.to_dict().items() if k != "seeds"}
     design = json.loads(
-        json.dumps({"budget": b.to_dict(), "arms": [_arm_dict(a) for a in exp.arms]})
+        json.dumps({"budget": budget_dict, "arms": [_arm_dict(a) for a in exp.arms]})
     )
     if path.is_file():
         stored = json.loads(path.read_text())
