@@ -1,9 +1,11 @@
 """Where results live: ``results/NAME/BUDGET.json`` in the repository (found from any working
-directory), ``$CNNLIB_RESULTS``, or, where cnnlib is pip-installed without the repository (Colab),
-the repository's copy on GitHub, fetched once into the cache."""
+directory), ``$CNNLIB_RESULTS``, or, where cnnlib is pip-installed from GitHub without a clone
+(Colab), the copy at the installed commit, fetched once into the cache. The repository is the one
+pip recorded (PEP 610's ``direct_url.json``), so its URL is written nowhere in cnnlib."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import urllib.error
@@ -16,9 +18,9 @@ from cnnlib.experiments.registry import ExperimentError
 from cnnlib.runtime import atomic_write_json
 
 __all__ = [
-    "REPOSITORY",
     "RESULTS_ENV",
     "check_writable",
+    "installed_from",
     "load",
     "repository_results",
     "result_path",
@@ -26,9 +28,20 @@ __all__ = [
 ]
 
 RESULTS_ENV = "CNNLIB_RESULTS"
-#: The book's repository (``repository.url`` of ``_config.yml``; a test keeps the two equal).
-REPOSITORY = "https://github.com/classic-cnns/classic-cnns-book"
-_RAW = "https://raw.githubusercontent.com/{owner_repo}/main/results/{name}/{budget}.json"
+_RAW = "https://raw.githubusercontent.com/{owner_repo}/{commit}/results/{name}/{budget}.json"
+
+
+def installed_from() -> tuple[str, str] | None:
+    """``(GitHub repository URL, commit)`` pip installed cnnlib from, if it did so from git."""
+    try:
+        text = importlib.metadata.distribution("cnnlib").read_text("direct_url.json")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    info = json.loads(text) if text else {}
+    url, vcs = info.get("url", ""), info.get("vcs_info")
+    if not vcs or not url.startswith("https://github.com/"):
+        return None
+    return url.removesuffix(".git"), vcs.get("commit_id") or "main"
 
 
 def repository_results() -> Path | None:
@@ -77,20 +90,21 @@ def _read(path: Path) -> dict[str, Any]:
         raise ExperimentError(f"{path} is not readable JSON ({err})") from None
 
 
-def _fetch(name: str, budget: str) -> Path | None:
-    """The repository's stored result, downloaded once into the cache (``None`` if offline)."""
-    target = cache_dir() / "results" / name / f"{budget}.json"
+def _fetch(name: str, budget: str, source: tuple[str, str]) -> Path | None:
+    """The stored result at the installed commit, downloaded once into the cache (``None`` if
+    it cannot be reached)."""
+    url, commit = source
+    target = cache_dir() / "results" / commit / name / f"{budget}.json"
     if target.is_file():
         return target
-    owner_repo = REPOSITORY.removeprefix("https://github.com/")
-    url = _RAW.format(owner_repo=owner_repo, name=name, budget=budget)
+    owner_repo = url.removeprefix("https://github.com/")
+    raw = _RAW.format(owner_repo=owner_repo, commit=commit, name=name, budget=budget)
     try:
-        with urllib.request.urlopen(url, timeout=20) as response:
-            text = response.read().decode()
-        json.loads(text)
+        with urllib.request.urlopen(raw, timeout=20) as response:
+            result = json.loads(response.read().decode())
     except (OSError, urllib.error.URLError, ValueError):
         return None
-    atomic_write_json(target, json.loads(text))
+    atomic_write_json(target, result)
     return target
 
 
@@ -99,17 +113,18 @@ def load(name: str, budget: str, results: str | os.PathLike | None = None) -> di
 
     Raises :class:`ExperimentError` naming the places looked at, and the command that makes it.
     """
-    places = [result_path(name, budget, results)]
+    places: list = [result_path(name, budget, results)]
     if results is None and repository_results() is not None:
         places.append(repository_results() / name / f"{budget}.json")
     for path in places:
         if path.is_file():
             return _read(path)
-    if results is None and repository_results() is None:
-        fetched = _fetch(name, budget)
+    source = installed_from() if results is None and repository_results() is None else None
+    if source is not None:
+        fetched = _fetch(name, budget, source)
         if fetched is not None:
             return _read(fetched)
-        places.append(Path(f"{REPOSITORY} (results/{name}/{budget}.json, not reachable)"))
+        places.append(f"{source[0]} at {source[1][:12]} (not reachable)")
     raise ExperimentError(
         f"no stored result of {name!r} at budget {budget!r}; looked at "
         + ", ".join(str(p) for p in dict.fromkeys(places))

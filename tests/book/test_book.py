@@ -84,7 +84,7 @@ def test_repository_url_is_set_in_one_place():
     """Only _config.yml names the repository; notebooks get it through cnnlib.notebook."""
     url = CONFIG["repository"]["url"]
     offenders = []
-    for path in [*ROOT.glob("book/*.md"), ROOT / "_toc.yml", *ROOT.glob("cnnlib/*.py")]:
+    for path in [*ROOT.glob("book/*.md"), ROOT / "_toc.yml", *ROOT.glob("cnnlib/**/*.py")]:
         if url in path.read_text(encoding="utf-8"):
             offenders.append(str(path.relative_to(ROOT)))
     assert not offenders, f"the repository URL is repeated in {offenders}; use _config.yml"

@@ -13,9 +13,6 @@ import pytest
 from cnnlib import experiments
 from cnnlib.experiments import runner
 from cnnlib.experiments.cli import main
-from cnnlib.experiments.store import REPOSITORY
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)
@@ -236,11 +233,62 @@ def test_load_finds_results_from_any_directory_and_says_how_to_make_them(tmp_pat
         experiments.load("degradation", "long", results=tmp_path / "empty")
 
 
-def test_the_repository_url_is_the_books():
-    import yaml
+def test_without_a_clone_load_fetches_from_the_installed_commit(tmp_path, monkeypatch):
+    from cnnlib.experiments import store
 
-    config = yaml.safe_load((REPO / "_config.yml").read_text())
-    assert config["repository"]["url"].rstrip("/").removesuffix(".git") == REPOSITORY
+    served = []
+
+    class Response:
+        def __init__(self, url):
+            served.append(url)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def read(self):
+            return json.dumps(_fake_result()).encode()
+
+    monkeypatch.setattr(store, "repository_results", lambda: None)
+    monkeypatch.setattr(store, "installed_from", lambda: ("https://github.com/o/book", "abc123"))
+    monkeypatch.setattr(store.urllib.request, "urlopen", lambda url, timeout: Response(url))
+    monkeypatch.chdir(tmp_path)
+    assert experiments.load("degradation", "cpu")["runs"][0]["arm"] == "a"
+    assert served == [
+        "https://raw.githubusercontent.com/o/book/abc123/results/degradation/cpu.json"
+    ]
+    experiments.load("degradation", "cpu")  # the second time from the cache
+    assert len(served) == 1
+
+    def offline(url, timeout):
+        raise OSError("no network")
+
+    monkeypatch.setattr(store.urllib.request, "urlopen", offline)
+    with pytest.raises(experiments.ExperimentError, match=r"https://github.com/o/book at abc123"):
+        experiments.load("degradation", "long")
+
+
+def test_installed_from_reads_pips_direct_url(monkeypatch):
+    from cnnlib.experiments import store
+
+    class Dist:
+        def __init__(self, text):
+            self.text = text
+
+        def read_text(self, name):
+            assert name == "direct_url.json"
+            return self.text
+
+    git = {"url": "https://github.com/o/book.git", "vcs_info": {"vcs": "git", "commit_id": "f00"}}
+    monkeypatch.setattr(store.importlib.metadata, "distribution", lambda n: Dist(json.dumps(git)))
+    assert store.installed_from() == ("https://github.com/o/book", "f00")
+    editable = {"url": "file:///work/main", "dir_info": {"editable": True}}
+    monkeypatch.setattr(
+        store.importlib.metadata, "distribution", lambda n: Dist(json.dumps(editable))
+    )
+    assert store.installed_from() is None
 
 
 def test_plot_experiment_panels_share_one_y_axis():
