@@ -27,7 +27,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent
 
 os.environ["CNNLIB_PROFILE"] = "smoke"
-# The smoke profile uses real CIFAR-10 where present (DESIGN.md): the shared copy that CI and the
+# The smoke profile uses real CIFAR-10 where present: the shared copy that CI and the
 # development machines keep beside the repository, unless the user named another.
 _SHARED_DATA = ROOT.parent / "shared" / "data"
 if "CNNLIB_DATA" not in os.environ and _SHARED_DATA.is_dir():

@@ -1,6 +1,6 @@
 """Run profiles: how big a run the book's notebooks make on the machine at hand.
 
-Three profiles, one per kind of machine (see DESIGN.md, "Profiles"):
+Three profiles, one per kind of machine (see book/running.md, "Profiles"):
 
 ========  ==========================================  =================================  ==========
 profile   chosen when                                 data                               budget

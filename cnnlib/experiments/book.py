@@ -1,8 +1,9 @@
 """The book's experiments, registered on import of :mod:`cnnlib.experiments`.
 
 Each states its question and the paper's reported effect before it runs; its arms differ in one
-thing; its budgets are sized so the effect can appear (DESIGN.md, "Experiments that show what they
-teach"). The budget a chapter reports is stored in ``results/NAME/BUDGET.json``.
+thing; its budgets are sized so the effect can appear: a proper initialisation, a schedule that
+freezes no arm, fewer images with more steps. The budget a chapter reports is stored in
+``results/NAME/BUDGET.json`` (book/running.md, "The book's experiments").
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ DEGRADATION = register(
         ),
         budgets={
             "smoke": Budget(**_SMOKE, model_kwargs={"widths": (4, 8, 16)}),
-            # Fewer images, more steps (DESIGN.md): 1,000 training images without augmentation,
+            # Fewer images, more steps: 1,000 training images without augmentation,
             # so that a net that optimises well can fit them within the budget; every width is
             # halved (8-16-32 channels) to fit 2 CPU cores.
             "cpu": Budget(

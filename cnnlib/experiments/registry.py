@@ -20,7 +20,7 @@ __all__ = [
     "register",
 ]
 
-#: The budgets every experiment defines, smallest first (DESIGN.md, "Experiments").
+#: The budgets every experiment defines, smallest first (book/running.md, "The book's experiments").
 BUDGETS = ("smoke", "cpu", "long", "gpu")
 
 
@@ -75,8 +75,8 @@ class Budget:
 
 @dataclass(frozen=True)
 class Experiment:
-    """A registered experiment of the book (see DESIGN.md, "Experiments that show what they
-    teach")."""
+    """A registered experiment of the book: the question, the paper's effect, the arms (which
+    differ in one thing) and the budgets."""
 
     name: str
     question: str
