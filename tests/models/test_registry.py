@@ -16,7 +16,7 @@ from cnnlib.runtime import CnnlibError
 
 MODELS_DIR = Path(M.__file__).parent
 FAMILIES = ["alexnet", "zfnet", "vgg", "googlenet", "resnet"]
-# What cnnlib.models may never import, not even inside a function (models is the bottom layer but runtime).
+# What cnnlib.models may never import, not even inside a function.
 FORBIDDEN = ("analysis", "train", "plots", "experiments", "data")
 
 
