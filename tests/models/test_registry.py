@@ -107,33 +107,8 @@ def test_builders_are_reached_through_their_family_module():
 # --- what the model files import ---------------------------------------------------------------
 
 
-def _imports(path: Path) -> list[str]:
-    """Every module ``path`` imports, at the top or inside functions (relative ones resolved)."""
-    package = "cnnlib.models"
-    found = []
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            found += [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            base = package.rsplit(".", node.level - 1)[0] if node.level else ""
-            module = ".".join(p for p in (base, node.module or "") if p)
-            found += [module] + [f"{module}.{alias.name}" for alias in node.names]
-    return found
-
-
-def test_the_import_finder_sees_imports_inside_functions(tmp_path):
-    source = tmp_path / "x.py"
-    source.write_text("def f():\n    from cnnlib.train import evaluate\n    import cnnlib.plots\n")
-    assert {"cnnlib.train", "cnnlib.plots"} <= set(_imports(source))
-
-
-@pytest.mark.parametrize("path", sorted(MODELS_DIR.glob("*.py")), ids=lambda p: p.name)
-def test_models_import_no_analysis_train_plots_experiments_or_data(path):
-    imported = [m for m in _imports(path) if m == "cnnlib" or m.startswith("cnnlib.")]
-    bad = [m for m in imported if m.split(".")[1:2] and m.split(".")[1] in FORBIDDEN]
-    assert not bad, f"{path.name} imports {bad}"
-    # only its own package and the runtime
-    assert all(m.startswith(("cnnlib.models", "cnnlib.runtime")) for m in imported), imported
+# (that models/ imports only models and runtime is checked with the whole import graph in
+# tests/test_layout.py)
 
 
 @pytest.mark.parametrize("path", sorted(MODELS_DIR.glob("*.py")), ids=lambda p: p.name)
