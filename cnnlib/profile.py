@@ -1,25 +1,10 @@
 """Run profiles: how big a run the book's notebooks make on the machine at hand.
 
-Three profiles, one per kind of machine (see book/running.md, "Profiles"):
-
-========  ==========================================  =================================  ==========
-profile   chosen when                                 data                               budget
-========  ==========================================  =================================  ==========
-smoke     ``CNNLIB_PROFILE=smoke`` (CI, nbval)        real CIFAR-10 if present, else a   60 s per
-                                                      small synthetic set; tiny          notebook
-cpu       default without CUDA                        class-balanced CIFAR-10 subsets    10 min on
-                                                                                         2 cores
-gpu       default with CUDA                           full CIFAR-10                      10 min on
-                                                                                         a Colab T4
-========  ==========================================  =================================  ==========
-
-A profile is plain data: whoever needs one is given one (a notebook gets it from
-:func:`cnnlib.notebook.setup`, the CLI from ``--profile``); nothing here keeps a current profile.
-
-The sizes were chosen from measurements of ``resnet20`` (0.27M parameters): about 200-300
-training images per second on 2 CPU cores (so the cpu profile trains two such models in well
-under 10 minutes) and several thousand per second on a T4 with mixed precision and the
-device-resident loader.
+``smoke`` (``CNNLIB_PROFILE=smoke``: the tests; tiny data, real if present, else synthetic),
+``cpu`` (the default without CUDA: CIFAR-10 subsets, <= 10 minutes per notebook on 2 cores) and
+``gpu`` (the default with CUDA: full CIFAR-10, <= 10 minutes on a Colab T4); book/running.md has
+the table. A profile is plain data: whoever needs one is given one (a notebook by
+:func:`cnnlib.notebook.setup`, the CLI by ``--profile``); nothing here keeps a current profile.
 """
 
 from __future__ import annotations

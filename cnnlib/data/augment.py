@@ -1,25 +1,11 @@
 """Batched augmentations on the device: random crop and flip, and AlexNet's PCA colour
 augmentation ("fancy PCA", Krizhevsky et al. 2012, section 4.1).
 
-The paper performs PCA on the RGB values of every pixel of the training set and adds to each
-training image a multiple of the principal components::
-
-    I_xy += [p1, p2, p3] [a1 * l1, a2 * l2, a3 * l3]^T,    a_i ~ N(0, 0.1), drawn once per image
-
-where ``p_i`` and ``l_i`` are the eigenvectors and eigenvalues of the 3x3 covariance matrix of the
-RGB pixel values. The same offset is added to every pixel of an image (it changes the intensity
-and colour of the illumination, not the object), and new ``a_i`` are drawn each time the image is
-used.
-
-Scale: here pixel values are taken in [0, 1] (uint8 images are divided by 255), so eigenvalues are
-in [0, 1]^2 units and offsets in [0, 1] units; for uint8 images the offset is multiplied back by
-255. The paper does not say on which scale it computed the PCA; implementations differ.
-
-Usage::
-
-    pca = rgb_pca(train.images)                  # once, from the training images
-    out = pca_color_augment(images, pca, generator=g)
-    loader = PCAColorLoader(DeviceLoader(train, 128), pca)   # for cnnlib.train.fit
+PCA lighting adds to every pixel of an image ``[p1, p2, p3] [a1 l1, a2 l2, a3 l3]^T``, where
+``p_i, l_i`` are the eigenvectors and eigenvalues of the training set's 3x3 RGB covariance and
+``a_i ~ N(0, 0.1)`` is drawn per image and use. Pixels are taken in [0, 1] (the paper does not
+say on which scale it computed the PCA). Usage: ``pca = rgb_pca(train.images)``, then
+``PCAColorLoader(DeviceLoader(train, 128), pca)`` for :func:`cnnlib.train.fit`.
 """
 
 from __future__ import annotations
