@@ -328,3 +328,25 @@ def test_a_diverging_run_exits_1_without_traceback_and_keeps_strict_json(make_ci
         path = tmp_path / "run" / name
         if path.exists():
             json.loads(path.read_text(), parse_constant=refuse)
+
+
+def test_a_corrupt_zip_is_reported_corrupt_naming_the_file(make_cifar_copy, tmp_path, capsys):
+    zip_dir, _ = make_cifar_copy("png", train=2, test=1, zip_top="tiny")
+    path = zip_dir / "copy.zip"
+    path.write_bytes(path.read_bytes()[:2000])
+    argv = [
+        "--model",
+        "resnet20",
+        "--data-dir",
+        str(zip_dir),
+        "--out",
+        str(tmp_path / "o"),
+        "--no-download",
+        "--profile",
+        "cpu",
+        "--quiet",
+    ]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {path} is not a readable zip") and "corrupt" in err
+    assert "not found" not in err and not (tmp_path / "o").exists()
