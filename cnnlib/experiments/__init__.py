@@ -23,10 +23,12 @@ from cnnlib.experiments.registry import (
 from cnnlib.experiments.runner import run
 from cnnlib.experiments.store import RESULTS_ENV, load, result_path
 from cnnlib.experiments.summary import final_table, mean_and_spread, paired_difference
+from cnnlib.experiments.trained import TRAINED, trained
 
 __all__ = [
     "BUDGETS",
     "RESULTS_ENV",
+    "TRAINED",
     "Arm",
     "Budget",
     "Experiment",
@@ -40,4 +42,5 @@ __all__ = [
     "register",
     "result_path",
     "run",
+    "trained",
 ]

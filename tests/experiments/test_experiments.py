@@ -9,10 +9,13 @@ import math
 from pathlib import Path
 
 import pytest
+import torch
 
 from cnnlib import experiments
 from cnnlib.experiments import runner
 from cnnlib.experiments.cli import main
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)
@@ -333,3 +336,39 @@ def test_cli_bad_input_is_a_usage_error_naming_the_choices(capsys, tmp_path):
     (tmp_path / "a-file").write_text("")
     err = _usage_error(capsys, ["run", "degradation", "--results", str(tmp_path / "a-file")])
     assert f"cannot write results into {tmp_path / 'a-file'}" in err
+
+
+# --- trained models ----------------------------------------------------------------------------
+
+
+def test_trained_trains_when_missing_then_loads_the_stored_half_precision_copy(tmp_path, capsys):
+    model = experiments.trained("resnet20", "smoke", results=tmp_path, progress=False)
+    assert "no stored checkpoint" in capsys.readouterr().out and not model.training
+    path = tmp_path / "trained" / "resnet20" / "smoke.pt"
+    meta = _strict(path.with_suffix(".json"))
+    assert 0 <= meta["test_error"] <= 1 and {"command", "device", "versions"} <= set(meta["card"])
+    assert path.stat().st_size < 4 * 2**20
+    stored = torch.load(path, weights_only=True)
+    assert all(
+        v.dtype.is_floating_point is False or v.dtype == torch.float16 for v in stored.values()
+    )
+    again = experiments.trained("resnet20", "smoke", results=tmp_path, progress=False)
+    out = capsys.readouterr().out
+    assert "loaded the stored checkpoint smoke.pt" in out
+    for (k, a), b in zip(model.state_dict().items(), again.state_dict().values(), strict=True):
+        assert b.dtype == a.dtype, k
+        if a.is_floating_point():  # equal up to half precision
+            assert (a - b).abs().max() <= 1e-3 * (1 + a.abs().max()), k
+
+
+def test_trained_refuses_unknown_names_and_budgets():
+    with pytest.raises(experiments.ExperimentError, match="no trained-model recipe 'vgg'"):
+        experiments.trained("vgg")
+    with pytest.raises(experiments.ExperimentError, match="no budget 'huge'; choose from smoke"):
+        experiments.trained("resnet20", "huge")
+
+
+def test_stored_trained_models_fit_in_4_mib():
+    stored = list((REPO / "results" / "trained").rglob("*.pt"))
+    for path in stored:
+        assert path.stat().st_size < 4 * 2**20, path

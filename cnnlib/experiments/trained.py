@@ -1,0 +1,185 @@
+"""Trained CIFAR-10 models for the chapters that look inside a network: stored in
+``results/trained/NAME/BUDGET.pt`` (half precision, under 4 MiB) with their run card, or trained
+at that budget when missing. :func:`trained` says which it did."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from cnnlib import data, models
+from cnnlib.experiments.registry import Budget, ExperimentError
+from cnnlib.experiments.store import check_writable, results_dir
+from cnnlib.runtime import atomic_write, atomic_write_json, device_name, resolve_device, versions
+from cnnlib.train import TrainConfig, evaluate, fit
+
+__all__ = ["TRAINED", "Recipe", "trained"]
+
+MAX_BYTES = 4 * 2**20
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How a stored model is trained: a registered model and a budget per name."""
+
+    name: str
+    model: str
+    purpose: str
+    budgets: dict[str, Budget]
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+_SMOKE = Budget(
+    train_per_class=4,
+    test_per_class=2,
+    epochs=1,
+    batch_size=20,
+    seeds=(0, 1),
+    allow_synthetic=True,
+    note="seconds, for the tests",
+)
+TRAINED: dict[str, Recipe] = {
+    r.name: r
+    for r in (
+        Recipe(
+            "resnet20",
+            "resnet20",
+            "a working CIFAR ResNet to look inside (responses, lesions)",
+            budgets={
+                "smoke": _SMOKE,
+                "cpu": Budget(
+                    train_per_class=500,
+                    test_per_class=100,
+                    epochs=15,
+                    seeds=(0, 1),
+                    note="5,000 images with crop and flip, "
+                    "15 epochs; about 5 minutes on 2 CPU cores",
+                ),
+                "gpu": Budget(
+                    train_per_class=None,
+                    test_per_class=None,
+                    epochs=30,
+                    device="cuda",
+                    amp=True,
+                    seeds=(0, 1),
+                    note="full CIFAR-10, 30 epochs; minutes on one GPU",
+                ),
+            },
+        ),
+    )
+}
+
+
+def _recipe(name: str, budget: str) -> tuple[Recipe, Budget]:
+    if name not in TRAINED:
+        raise ExperimentError(f"no trained-model recipe {name!r}; choose from {', '.join(TRAINED)}")
+    recipe = TRAINED[name]
+    if budget not in recipe.budgets:
+        raise ExperimentError(
+            f"{name!r} has no budget {budget!r}; choose from {', '.join(recipe.budgets)}"
+        )
+    return recipe, recipe.budgets[budget]
+
+
+def trained(
+    name: str,
+    budget: str = "cpu",
+    *,
+    results: str | os.PathLike | None = None,
+    data_dir: str | os.PathLike | None = None,
+    device: str | None = None,
+    progress: bool = True,
+) -> nn.Module:
+    """The model ``name`` trained at ``budget``, in eval mode on ``device``: loaded from its
+    stored checkpoint, or trained now (seed 0) and stored. Prints which, with its test error."""
+    recipe, b = _recipe(name, budget)
+    path = results_dir(results) / "trained" / name / f"{budget}.pt"
+    if path.is_file():
+        model = models.create(recipe.model, **(b.model_kwargs | recipe.model_kwargs))
+        meta = json.loads(path.with_suffix(".json").read_text())
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        model.load_state_dict({k: v.to(model.state_dict()[k].dtype) for k, v in state.items()})
+        print(
+            f"{name} ({budget}): loaded the stored checkpoint {path.name} "
+            f"(test error {100 * meta['test_error']:.1f}%, {meta['card']['device']})"
+        )
+    else:
+        check_writable(path.parent)
+        print(
+            f"{name} ({budget}): no stored checkpoint in {path.parent}; training it now ({b.note})"
+        )
+        model, meta = _train(recipe, b, budget, data_dir, progress)
+        _store(model, meta, path)
+    return model.to(device or "cpu").eval()
+
+
+def _train(
+    recipe: Recipe,
+    b: Budget,
+    budget: str,
+    data_dir: str | os.PathLike | None,
+    progress: bool,
+) -> tuple[nn.Module, dict[str, Any]]:
+    """Train the recipe's model from seed ``b.seeds[0]``; return it and its metadata."""
+    started, seed = time.perf_counter(), b.seeds[0]
+    device = str(resolve_device(b.device))
+    train_set, test_set = data.load_cifar10(
+        data_dir,
+        train_per_class=b.train_per_class,
+        test_per_class=b.test_per_class,
+        seed=0,
+        allow_synthetic=b.allow_synthetic,
+        progress=progress,
+    )
+    torch.manual_seed(seed)
+    model = models.create(recipe.model, **(b.model_kwargs | recipe.model_kwargs))
+    config = TrainConfig(
+        epochs=b.epochs,
+        lr=b.lr,
+        schedule="cosine",
+        warmup_epochs=b.warmup_epochs,
+        weight_decay=b.weight_decay,
+        seed=seed,
+        model=recipe.name,
+        device=device,
+        amp=b.amp,
+        channels_last=device == "cpu",
+    )
+    loader = data.DeviceLoader(
+        train_set, b.batch_size, train=True, augment=b.augment, seed=seed, device=device
+    )
+    fit(model, loader, None, config, quiet=not progress)
+    test = evaluate(model, data.DeviceLoader(test_set, 500, train=False, device=device))
+    return model, {
+        "name": recipe.name,
+        "model": recipe.model,
+        "budget": budget,
+        "test_error": 1 - test["acc"],
+        "design": b.to_dict(),
+        "card": {
+            "command": f"cnnlib.experiments.trained({recipe.name!r}, budget={budget!r})",
+            "device": device_name(device),
+            "versions": versions(),
+            "seconds": time.perf_counter() - started,
+        },
+    }
+
+
+def _store(model: nn.Module, meta: dict[str, Any], path: Path) -> None:
+    """Half-precision floats, every other tensor as it is; refuse files over 4 MiB."""
+    state = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
+    size = sum(v.numel() * v.element_size() for v in state.values())
+    if size > MAX_BYTES:
+        raise ExperimentError(
+            f"{meta['name']}: {size / 2**20:.1f} MiB in half precision, over "
+            "the 4 MiB a stored checkpoint may take"
+        )
+    atomic_write(path, lambda f: torch.save(state, f))
+    atomic_write_json(path.with_suffix(".json"), meta)
