@@ -18,7 +18,7 @@ from cnnlib import data, models
 from cnnlib import distributed as cdist
 from cnnlib.profile import PROFILES, Profile, get_profile
 from cnnlib.runtime import CnnlibError, resolve_device, seed_everything
-from cnnlib.train.config import SCHEDULES, TrainConfig
+from cnnlib.train.config import SCHEDULES, ConfigError, TrainConfig
 from cnnlib.train.loop import fit
 
 __all__ = ["build_parser", "main"]
@@ -196,8 +196,8 @@ def _check(
         config = TrainConfig.from_profile(
             prof, **({"batch_size": prof.batch_size, "model": args.model} | given)
         )
-    except ValueError as err:  # ConfigError
-        parser.error(f"argument --{str(err).split(':')[0].replace('_', '-')}: {err}")
+    except ConfigError as err:
+        parser.error(f"argument --{(err.field or 'config').replace('_', '-')}: {err}")
     return prof, config
 
 

@@ -17,7 +17,12 @@ RESUME_FREE = ("device", "compile", "channels_last", "profile")
 
 
 class ConfigError(CnnlibError, ValueError):
-    """A training setting outside its range; the message names the setting and the range."""
+    """A training setting outside its range; the message names the setting (``field``, also an
+    attribute) and the range."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -83,8 +88,8 @@ class TrainConfig:
     def validated(self) -> TrainConfig:
         """``self`` if every setting is in range, else :class:`ConfigError` naming the first
         that is not."""
-        for problem in _problems(self):
-            raise ConfigError(problem)
+        for name, problem in _problems(self):
+            raise ConfigError(f"{name}: {problem}", field=name)
         return self
 
 
@@ -92,50 +97,38 @@ def _finite(x: Any) -> bool:
     return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
 
 
-def _number(c: TrainConfig, name: str, ok: bool, expected: str) -> list[str]:
-    value = getattr(c, name)
-    if _finite(value) and ok:
-        return []
-    return [f"{name}: expected {expected}, got {value!r}"]
+#: The range of every numeric setting: (test of a finite value, what is expected).
+_RANGES = {
+    "lr": (lambda v: v > 0, "a finite number > 0"),
+    "momentum": (lambda v: 0 <= v < 1, "a number in [0, 1)"),
+    "weight_decay": (lambda v: v >= 0, "a finite number >= 0"),
+    "label_smoothing": (lambda v: 0 <= v < 1, "a number in [0, 1)"),
+    "gamma": (lambda v: v > 0, "a finite number > 0"),
+    "warmup_epochs": (lambda v: v >= 0, "a finite number >= 0"),
+    "aux_weight": (lambda v: v >= 0, "a finite number >= 0 or None"),
+}
 
 
-def _problems(c: TrainConfig) -> list[str]:
-    out: list[str] = []
-    if not isinstance(c.epochs, int) or isinstance(c.epochs, bool) or c.epochs < 1:
-        out.append(f"epochs: expected an integer >= 1, got {c.epochs!r}")
-    out += _number(c, "lr", _finite(c.lr) and c.lr > 0, "a finite number > 0")
-    out += _number(c, "momentum", _finite(c.momentum) and 0 <= c.momentum < 1, "a number in [0, 1)")
-    out += _number(
-        c, "weight_decay", _finite(c.weight_decay) and c.weight_decay >= 0, "a finite number >= 0"
-    )
-    out += _number(
-        c,
-        "label_smoothing",
-        _finite(c.label_smoothing) and 0 <= c.label_smoothing < 1,
-        "a number in [0, 1)",
-    )
-    out += _number(c, "gamma", _finite(c.gamma) and c.gamma > 0, "a finite number > 0")
-    out += _number(
-        c,
-        "warmup_epochs",
-        _finite(c.warmup_epochs) and c.warmup_epochs >= 0,
-        "a finite number >= 0",
-    )
-    if c.aux_weight is not None:
-        out += _number(
-            c,
-            "aux_weight",
-            _finite(c.aux_weight) and c.aux_weight >= 0,
-            "a finite number >= 0 or None",
-        )
+def _is_count(v: Any, minimum: int = 1) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= minimum
+
+
+def _problems(c: TrainConfig) -> list[tuple[str, str]]:
+    """``(setting, what is wrong)`` for every setting out of its range."""
+    out = [
+        (name, f"expected {expected}, got {getattr(c, name)!r}")
+        for name, (ok, expected) in _RANGES.items()
+        if not (name == "aux_weight" and c.aux_weight is None)
+        and not (_finite(getattr(c, name)) and ok(getattr(c, name)))
+    ]
+    if not _is_count(c.epochs):
+        out.append(("epochs", f"expected an integer >= 1, got {c.epochs!r}"))
+    if c.batch_size is not None and not _is_count(c.batch_size):
+        out.append(("batch_size", f"expected an integer >= 1, got {c.batch_size!r}"))
     if c.nesterov and not (_finite(c.momentum) and c.momentum > 0):
-        out.append("nesterov: needs a momentum > 0")
+        out.append(("nesterov", "needs a momentum > 0"))
     if c.schedule not in SCHEDULES:
-        out.append(f"schedule: expected one of {', '.join(SCHEDULES)}, got {c.schedule!r}")
-    if c.milestones is not None and not all(
-        isinstance(m, int) and 1 <= m <= c.epochs for m in c.milestones
-    ):
-        out.append(f"milestones: expected epochs in [1, {c.epochs}], got {c.milestones!r}")
-    if c.batch_size is not None and (not isinstance(c.batch_size, int) or c.batch_size < 1):
-        out.append(f"batch_size: expected an integer >= 1, got {c.batch_size!r}")
+        out.append(("schedule", f"expected one of {', '.join(SCHEDULES)}, got {c.schedule!r}"))
+    if c.milestones is not None and not all(_is_count(m) and m <= c.epochs for m in c.milestones):
+        out.append(("milestones", f"expected epochs in [1, {c.epochs}], got {c.milestones!r}"))
     return out

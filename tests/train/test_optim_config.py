@@ -82,3 +82,9 @@ def test_config_round_trips_and_takes_the_profile():
     assert TrainConfig.from_dict(c.to_dict()) == c
     with pytest.raises(ConfigError, match="unknown training settings: lerning_rate"):
         TrainConfig.from_dict({"lerning_rate": 0.1})
+
+
+def test_config_error_names_its_field():
+    with pytest.raises(ConfigError) as info:
+        TrainConfig(weight_decay=math.inf).validated()
+    assert info.value.field == "weight_decay"
