@@ -8,7 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
+from torch import nn
 
 REPO = Path(__file__).resolve().parents[1]
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
@@ -71,3 +73,23 @@ def make_cifar_copy(tmp_path):
         return zip_dir, arrays
 
     return make
+
+
+@pytest.fixture
+def as_if_trained():
+    """``as_if_trained(model, seed=0)``: random BN scales, shifts and running statistics, so
+    nothing is at its initial value (returns the model)."""
+
+    def _as_if_trained(model: nn.Module, seed: int = 0) -> nn.Module:
+        """Random BN scales, shifts and running statistics, so nothing is at its initial value."""
+        gen = torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            for m in model.modules():
+                if isinstance(m, nn.BatchNorm2d):
+                    m.weight.copy_(0.5 + torch.rand(m.weight.shape, generator=gen))
+                    m.bias.copy_(0.2 * torch.randn(m.bias.shape, generator=gen))
+                    m.running_mean.copy_(0.1 * torch.randn(m.running_mean.shape, generator=gen))
+                    m.running_var.copy_(0.5 + torch.rand(m.running_var.shape, generator=gen))
+        return model
+
+    return _as_if_trained

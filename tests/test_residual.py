@@ -14,20 +14,6 @@ from cnnlib.analysis import count_params
 from cnnlib.models import create
 from cnnlib.models.resnet import BasicBlock, Bottleneck
 
-
-def _as_if_trained(model: nn.Module, seed: int = 0) -> nn.Module:
-    """Random BN scales, shifts and running statistics, so nothing is at its initial value."""
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                m.weight.copy_(0.5 + torch.rand(m.weight.shape, generator=gen))
-                m.bias.copy_(0.2 * torch.randn(m.bias.shape, generator=gen))
-                m.running_mean.copy_(0.1 * torch.randn(m.running_mean.shape, generator=gen))
-                m.running_var.copy_(0.5 + torch.rand(m.running_var.shape, generator=gen))
-    return model
-
-
 # --- the Jacobian of a residual block ------------------------------------------------------------
 
 
@@ -154,9 +140,9 @@ def test_lesion_study_rows():
 
 
 @pytest.mark.parametrize("mode", ["eval", "train"])
-def test_deepen_cifar_resnet_keeps_the_outputs_exactly(mode):
+def test_deepen_cifar_resnet_keeps_the_outputs_exactly(mode, as_if_trained):
     torch.manual_seed(0)
-    shallow = _as_if_trained(create("resnet20"))
+    shallow = as_if_trained(create("resnet20"))
     deeper = R.deepen(shallow, blocks=2)
     assert deeper.depth == 20 + 2 * 2 * 3  # two blocks of two layers in each of three stages
     assert [len(s) for s in (deeper.layer1, deeper.layer2, deeper.layer3)] == [5, 5, 5]
@@ -191,9 +177,9 @@ def test_deepen_adds_he_initialised_blocks_with_a_zero_last_scale_and_copies():
 
 
 @pytest.mark.parametrize("name", ["resnet18", "resnet50_paper", "resnet50"])
-def test_deepen_imagenet_resnets(name):
+def test_deepen_imagenet_resnets(name, as_if_trained):
     torch.manual_seed(0)
-    shallow = _as_if_trained(create(name, num_classes=10)).eval()
+    shallow = as_if_trained(create(name, num_classes=10)).eval()
     deeper = R.deepen(shallow, 1).eval()
     assert len(deeper.layer4) == len(shallow.layer4) + 1
     last = deeper.layer4[-1]
@@ -217,10 +203,10 @@ def test_deepen_rejects_plain_nets_and_bad_arguments():
         R.deepen(create("resnet20"), blocks=-1)
 
 
-def test_a_trained_block_is_not_the_identity_but_a_zero_scaled_one_is():
+def test_a_trained_block_is_not_the_identity_but_a_zero_scaled_one_is(as_if_trained):
     """Why the zero scale matters: with the default scale of 1 the new block changes the output."""
     torch.manual_seed(0)
-    shallow = _as_if_trained(create("resnet20")).eval()
+    shallow = as_if_trained(create("resnet20")).eval()
     deeper = R.deepen(shallow, blocks=(0, 0, 1)).eval()
     with torch.no_grad():
         deeper.layer3[-1].bn2.weight.fill_(1.0)

@@ -25,7 +25,7 @@ from cnnlib.experiments.store import check_writable, repository_results, result_
 from cnnlib.runtime import atomic_write_json, device_name, resolve_device, versions
 from cnnlib.train import TrainConfig, evaluate, fit
 
-__all__ = ["run"]
+__all__ = ["load_data", "prepare", "run"]
 
 
 def run(
@@ -51,14 +51,7 @@ def run(
     pending = [(a, s) for s in seeds for a in chosen if not _has_run(result, a.name, s)]
     if not pending:
         return result
-    train_set, test_set = data.load_cifar10(
-        data_dir,
-        train_per_class=b.train_per_class,
-        test_per_class=b.test_per_class,
-        seed=0,
-        allow_synthetic=b.allow_synthetic,
-        progress=progress,
-    )
+    train_set, test_set = load_data(b, data_dir, progress)
     fixed = train_set.subset(min(b.train_eval_per_class, min(train_set.class_counts())), seed=1)
     started = time.perf_counter()
     work = path.parent / ".work" / budget
@@ -149,9 +142,21 @@ def _commit() -> str | None:
     return sha + ("-dirty" if dirty else "")
 
 
-def _one_run(arm: Arm, seed: int, b: Budget, sets: tuple, work: Path, bar: tqdm) -> dict:
-    """Train one arm from one seed, evaluating every ``eval_every`` epochs; resumable."""
-    train_set, fixed, test_set = sets
+def load_data(b: Budget, data_dir: str | os.PathLike | None, progress: bool) -> tuple:
+    """The budget's CIFAR-10 training and test subsets (the same images for every seed)."""
+    return data.load_cifar10(
+        data_dir,
+        train_per_class=b.train_per_class,
+        test_per_class=b.test_per_class,
+        seed=0,
+        allow_synthetic=b.allow_synthetic,
+        progress=progress,
+    )
+
+
+def prepare(arm: Arm, seed: int, b: Budget, train_set: Any) -> tuple:
+    """``(model, config, loader)`` of one run: the arm's model initialised from ``seed`` on the
+    budget's device, the matched training settings, the seeded training loader."""
     device = str(resolve_device(b.device))
     torch.manual_seed(seed)
     model = models.create(arm.model, **(b.model_kwargs | arm.model_kwargs)).to(device)
@@ -170,6 +175,14 @@ def _one_run(arm: Arm, seed: int, b: Budget, sets: tuple, work: Path, bar: tqdm)
     loader = data.DeviceLoader(
         train_set, b.batch_size, train=True, augment=b.augment, seed=seed, device=device
     )
+    return model, config, loader
+
+
+def _one_run(arm: Arm, seed: int, b: Budget, sets: tuple, work: Path, bar: tqdm) -> dict:
+    """Train one arm from one seed, evaluating every ``eval_every`` epochs; resumable."""
+    train_set, fixed, test_set = sets
+    model, config, loader = prepare(arm, seed, b, train_set)
+    device = config.device
     evals = {
         k: data.DeviceLoader(s, 500, train=False, device=device)
         for k, s in (("train", fixed), ("test", test_set))

@@ -15,10 +15,11 @@ import torch
 from torch import nn
 
 from cnnlib import data, models
-from cnnlib.experiments.registry import Budget, ExperimentError
+from cnnlib.experiments.registry import Arm, Budget, ExperimentError
+from cnnlib.experiments.runner import load_data, prepare
 from cnnlib.experiments.store import check_writable, results_dir
-from cnnlib.runtime import atomic_write, atomic_write_json, device_name, resolve_device, versions
-from cnnlib.train import TrainConfig, evaluate, fit
+from cnnlib.runtime import atomic_write, atomic_write_json, device_name, versions
+from cnnlib.train import evaluate, fit
 
 __all__ = ["TRAINED", "Recipe", "trained"]
 
@@ -129,32 +130,10 @@ def _train(
 ) -> tuple[nn.Module, dict[str, Any]]:
     """Train the recipe's model from seed ``b.seeds[0]``; return it and its metadata."""
     started, seed = time.perf_counter(), b.seeds[0]
-    device = str(resolve_device(b.device))
-    train_set, test_set = data.load_cifar10(
-        data_dir,
-        train_per_class=b.train_per_class,
-        test_per_class=b.test_per_class,
-        seed=0,
-        allow_synthetic=b.allow_synthetic,
-        progress=progress,
-    )
-    torch.manual_seed(seed)
-    model = models.create(recipe.model, **(b.model_kwargs | recipe.model_kwargs))
-    config = TrainConfig(
-        epochs=b.epochs,
-        lr=b.lr,
-        schedule="cosine",
-        warmup_epochs=b.warmup_epochs,
-        weight_decay=b.weight_decay,
-        seed=seed,
-        model=recipe.name,
-        device=device,
-        amp=b.amp,
-        channels_last=device == "cpu",
-    )
-    loader = data.DeviceLoader(
-        train_set, b.batch_size, train=True, augment=b.augment, seed=seed, device=device
-    )
+    train_set, test_set = load_data(b, data_dir, progress)
+    arm = Arm(recipe.name, recipe.model, recipe.model_kwargs)
+    model, config, loader = prepare(arm, seed, b, train_set)
+    device = config.device
     fit(model, loader, None, config, quiet=not progress)
     test = evaluate(model, data.DeviceLoader(test_set, 500, train=False, device=device))
     return model, {

@@ -11,20 +11,6 @@ from torch import nn
 import cnnlib.models as M
 from cnnlib.analysis import gradient_norms, gradient_norms_by_head, response_stds, weight_norms
 
-
-def _as_if_trained(model: nn.Module, seed: int = 0) -> nn.Module:
-    """Random BN scales, shifts and running statistics, so nothing is at its initial value."""
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                m.weight.copy_(0.5 + torch.rand(m.weight.shape, generator=gen))
-                m.bias.copy_(0.2 * torch.randn(m.bias.shape, generator=gen))
-                m.running_mean.copy_(0.1 * torch.randn(m.running_mean.shape, generator=gen))
-                m.running_var.copy_(0.5 + torch.rand(m.running_var.shape, generator=gen))
-    return model
-
-
 # --- gradient and weight norms -------------------------------------------------------------------
 
 
@@ -74,11 +60,11 @@ def test_gradient_norms_rejects_bad_input():
         gradient_norms(M.create("resnet20"), x, torch.zeros(3).long())
 
 
-def test_gradient_norms_leave_the_batch_norm_statistics_alone():
+def test_gradient_norms_leave_the_batch_norm_statistics_alone(as_if_trained):
     """The chapter measures gradients between training epochs: the measurement must not move
     the running statistics that evaluation uses."""
     torch.manual_seed(0)
-    model = _as_if_trained(M.create("plain20"))
+    model = as_if_trained(M.create("plain20"))
     before = {k: v.clone() for k, v in model.state_dict().items()}
     norms = gradient_norms(model, torch.randn(8, 3, 32, 32), torch.zeros(8, dtype=torch.long))
     assert list(norms)[0] == "conv1" and list(norms)[-1] == "fc" and len(norms) == 20

@@ -23,15 +23,6 @@ from cnnlib.data import (
 )
 
 
-@pytest.fixture(autouse=True)
-def isolated_env(tmp_path, monkeypatch):
-    """No test reads the user's data or cache, or writes into them."""
-    monkeypatch.setenv("CNNLIB_CACHE", str(tmp_path / "cache"))
-    monkeypatch.delenv("CNNLIB_DATA", raising=False)
-    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
-    sources._ZIP_MEMO.clear()
-
-
 def _stack(arrays):
     return torch.from_numpy(np.stack([a for _, a in arrays])).permute(0, 3, 1, 2)
 

@@ -2,29 +2,13 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
 from cnnlib.data import (
     balanced_indices,
-    sources,
     synthetic_cifar10,
 )
-
-
-@pytest.fixture(autouse=True)
-def isolated_env(tmp_path, monkeypatch):
-    """No test reads the user's data or cache, or writes into them."""
-    monkeypatch.setenv("CNNLIB_CACHE", str(tmp_path / "cache"))
-    monkeypatch.delenv("CNNLIB_DATA", raising=False)
-    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
-    sources._ZIP_MEMO.clear()
-
-
-def _stack(arrays):
-    return torch.from_numpy(np.stack([a for _, a in arrays])).permute(0, 3, 1, 2)
-
 
 # --- subsets and the synthetic set -----------------------------------------------------------
 

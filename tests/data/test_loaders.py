@@ -3,7 +3,6 @@ cifar10_loaders."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 import torchvision.transforms.functional as TF
@@ -13,22 +12,7 @@ from cnnlib.data import (
     DeviceLoader,
     ImageTensorDataset,
     random_crop_flip,
-    sources,
 )
-
-
-@pytest.fixture(autouse=True)
-def isolated_env(tmp_path, monkeypatch):
-    """No test reads the user's data or cache, or writes into them."""
-    monkeypatch.setenv("CNNLIB_CACHE", str(tmp_path / "cache"))
-    monkeypatch.delenv("CNNLIB_DATA", raising=False)
-    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
-    sources._ZIP_MEMO.clear()
-
-
-def _stack(arrays):
-    return torch.from_numpy(np.stack([a for _, a in arrays])).permute(0, 3, 1, 2)
-
 
 # --- the device-resident loader --------------------------------------------------------------
 

@@ -11,18 +11,7 @@ import cnnlib.models as M
 from cnnlib.models.layers import alexnet_classifier, paper_lrn
 
 
-def _shapes_after(model: nn.Module, modules: list[nn.Module], size: int) -> list[tuple]:
-    shapes: list[tuple] = []
-    handles = [m.register_forward_hook(lambda m, i, o: shapes.append(tuple(o.shape[1:])))
-               for m in modules]  # fmt: skip
-    with torch.no_grad():
-        model.eval()(torch.zeros(1, 3, size, size))
-    for h in handles:
-        h.remove()
-    return shapes
-
-
-def test_alexnet_paper_structure():
+def test_alexnet_paper_structure(shapes_after):
     model = M.create("alexnet_paper")
     convs = [m for m in model.features if isinstance(m, nn.Conv2d)]
     assert [c.out_channels for c in convs] == [96, 256, 384, 384, 256]
@@ -31,7 +20,7 @@ def test_alexnet_paper_structure():
     lrns = [i for i, m in enumerate(model.features) if isinstance(m, nn.LocalResponseNorm)]
     pools = [m for m in model.features if isinstance(m, nn.MaxPool2d)]
     assert len(lrns) == 2 and all((p.kernel_size, p.stride) == (3, 2) for p in pools)
-    shapes = _shapes_after(model, convs + pools, 227)
+    shapes = shapes_after(model, convs + pools, 227)
     # conv1, conv2, conv3, conv4, conv5, pool1, pool2, pool5 (hooks fire in forward order)
     assert shapes == [
         (96, 55, 55), (96, 27, 27), (256, 27, 27), (256, 13, 13),
@@ -58,13 +47,13 @@ def test_alexnet_paper_init_option():
     assert abs(float(convs[0].weight.detach().std()) - 0.01) < 1e-3
 
 
-def test_zfnet_sizes_match_figure_3():
+def test_zfnet_sizes_match_figure_3(shapes_after):
     model = M.create("zfnet")
     convs = [m for m in model.features if isinstance(m, nn.Conv2d)]
     assert [(c.kernel_size, c.stride) for c in convs[:2]] == [((7, 7), (2, 2)), ((5, 5), (2, 2))]
     assert [c.out_channels for c in convs] == [96, 256, 384, 384, 256]
     pools = [m for m in model.features if isinstance(m, nn.MaxPool2d)]
-    shapes = _shapes_after(model, [convs[0], pools[0], convs[1], pools[1], pools[2]], 224)
+    shapes = shapes_after(model, [convs[0], pools[0], convs[1], pools[1], pools[2]], 224)
     assert [s[1] for s in shapes] == [110, 55, 26, 13, 6]
 
 
@@ -82,7 +71,7 @@ def test_alexnet_zfnet_and_alexnet_paper_share_the_classifier_of_layers():
 # --- CIFAR-scale teaching versions of AlexNet and ZFNet ---------------------------------------
 
 
-def test_cifar_alexnet_and_zfnet_first_layers_and_sizes():
+def test_cifar_alexnet_and_zfnet_first_layers_and_sizes(shapes_after):
     alex, zf = M.create("alexnet_cifar"), M.create("zfnet_cifar")
     assert isinstance(alex, M.AlexNetCifar) and isinstance(zf, M.AlexNetCifar)
     a_convs = [m for m in alex.features if isinstance(m, nn.Conv2d)]
@@ -90,8 +79,8 @@ def test_cifar_alexnet_and_zfnet_first_layers_and_sizes():
     assert (a_convs[0].kernel_size, a_convs[0].stride) == ((5, 5), (2, 2))
     assert (z_convs[0].kernel_size, z_convs[0].stride) == ((3, 3), (1, 1))
     assert z_convs[1].stride == (2, 2) and a_convs[1].stride == (1, 1)
-    assert _shapes_after(alex, [a_convs[0], a_convs[4]], 32) == [(32, 16, 16), (64, 4, 4)]
-    assert _shapes_after(zf, [z_convs[0], z_convs[4]], 32) == [(32, 32, 32), (64, 4, 4)]
+    assert shapes_after(alex, [a_convs[0], a_convs[4]], 32) == [(32, 16, 16), (64, 4, 4)]
+    assert shapes_after(zf, [z_convs[0], z_convs[4]], 32) == [(32, 32, 32), (64, 4, 4)]
     with torch.no_grad():
         assert alex.eval()(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
 

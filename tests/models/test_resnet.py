@@ -16,17 +16,6 @@ def n_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def _shapes_after(model: nn.Module, modules: list[nn.Module], size: int) -> list[tuple]:
-    shapes: list[tuple] = []
-    handles = [m.register_forward_hook(lambda m, i, o: shapes.append(tuple(o.shape[1:])))
-               for m in modules]  # fmt: skip
-    with torch.no_grad():
-        model.eval()(torch.zeros(1, 3, size, size))
-    for h in handles:
-        h.remove()
-    return shapes
-
-
 def test_resnet_paper_puts_the_stride_in_the_first_1x1():
     paper, tv = M.create("resnet50_paper"), M.create("resnet50")
     assert paper.stride_in_1x1 and not tv.stride_in_1x1
@@ -44,7 +33,7 @@ def test_resnet_paper_puts_the_stride_in_the_first_1x1():
 
 
 @pytest.mark.parametrize("depth", [20, 32, 44, 56, 110])
-def test_cifar_resnet_depth_and_stages(depth):
+def test_cifar_resnet_depth_and_stages(depth, shapes_after):
     model = M.create(f"resnet{depth}")
     convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
     assert len(convs) + 1 == depth  # 6n+1 convolutions and one FC layer
@@ -52,7 +41,7 @@ def test_cifar_resnet_depth_and_stages(depth):
     assert [len(stage) for stage in (model.layer1, model.layer2, model.layer3)] == [
         (depth - 2) // 6
     ] * 3
-    shapes = _shapes_after(model, [model.layer1, model.layer2, model.layer3], 32)
+    shapes = shapes_after(model, [model.layer1, model.layer2, model.layer3], 32)
     assert shapes == [(16, 32, 32), (32, 16, 16), (64, 8, 8)]
 
 
