@@ -235,6 +235,29 @@ def _external_failure(entry: dict, base: str) -> bool:
     return bool(re.search(r"net::ERR_|Failed to load resource|ERR_NAME_NOT_RESOLVED", message))
 
 
+_MATHJAX_DONE = """
+const done = arguments[arguments.length - 1];
+if (!window.MathJax || !MathJax.startup || !MathJax.startup.promise) { done("no MathJax"); }
+else { MathJax.startup.promise.then(() => done("ok"), (e) => done(String(e))); }
+"""
+
+
+def _check_math(browser, server: str, docname: str) -> None:
+    """MathJax comes from the site itself (it renders offline) and typesets every equation: no
+    raw \\( \\) , \\[ \\] or $$ is left as text."""
+    src = browser.execute_script(
+        "const s = document.querySelector('script[src*=\"mathjax\" i]'); return s && s.src"
+    )
+    assert src and src.startswith(server), f"{docname}: MathJax is not served locally: {src}"
+    browser.set_script_timeout(60)
+    assert browser.execute_async_script(_MATHJAX_DONE) == "ok", f"{docname}: MathJax did not run"
+    n_math = browser.execute_script("return document.querySelectorAll('mjx-container').length")
+    assert n_math > 0, f"{docname}: the source has math, the page shows none rendered"
+    text = browser.execute_script("return document.querySelector('main, article, body').innerText")
+    raw = [d for d in ("\\(", "\\[", "$$") if d in text]
+    assert not raw, f"{docname}: math left as raw text ({raw})"
+
+
 @pytest.mark.parametrize("docname", toc_files())
 def test_page_in_browser(browser, server, book_build, docname):
     from selenium.webdriver.support.ui import WebDriverWait
@@ -262,10 +285,7 @@ def test_page_in_browser(browser, server, book_build, docname):
     assert not broken, f"{docname}: images that did not load: {broken}"
 
     if expects_math(docname):
-        n_math = browser.execute_script(
-            "return document.querySelectorAll('.math, mjx-container, .MathJax').length"
-        )
-        assert n_math > 0, f"{docname}: the source has math, the page shows none"
+        _check_math(browser, server, docname)
 
     # screenshot of the whole page
     shots = book_build.out_dir / "_build" / "screenshots"
