@@ -287,6 +287,14 @@ def test_page_in_browser(browser, server, book_build, docname):
     if expects_math(docname):
         _check_math(browser, server, docname)
 
+    # a phone-sized window (400 px) scrolls only vertically
+    browser.set_window_size(400, 900)
+    overflow = browser.execute_script(
+        "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    browser.set_window_size(1280, 1000)
+    assert overflow <= 0, f"{docname}: {overflow} px of horizontal scroll in a 400 px window"
+
     # screenshot of the whole page
     shots = book_build.out_dir / "_build" / "screenshots"
     shots.mkdir(parents=True, exist_ok=True)
