@@ -2,7 +2,8 @@
 
 Models of AlexNet, ZFNet, VGG, GoogLeNet and ResNet (torchvision-compatible and paper-faithful)
 in ``models``; ``analysis`` (costs, receptive fields, tables, training dynamics); ``data``;
-``train``; ``plots``; ``interpret`` (looking inside a trained net); ``residual`` (residual-network
+``train``; ``experiments`` (the book's experiments and their stored results); ``plots``;
+``interpret`` (looking inside a trained net); ``residual`` (residual-network
 analysis); ``ilsvrc`` (the challenge's results); ``profile``, ``runtime``, ``distributed`` and
 ``notebook``. Every submodule but ``models`` loads on first use.
 """
@@ -18,6 +19,7 @@ _LAZY = (
     "analysis",
     "data",
     "distributed",
+    "experiments",
     "ilsvrc",
     "interpret",
     "notebook",

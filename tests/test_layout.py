@@ -141,3 +141,11 @@ def test_every_module_says_what_it_is_for():
 def test_the_old_module_names_are_gone():
     for old in ("viz", "visualize", "history", "gradients", "augment"):
         assert f"cnnlib.{old}" not in MODULES, old
+
+
+def test_every_top_level_module_is_reachable_from_the_package():
+    """``cnnlib.<name>`` works after a bare ``import cnnlib`` for every module of the package."""
+    import cnnlib
+
+    top = {m.split(".")[1] for m in MODULES if m.count(".") >= 1}
+    assert set(cnnlib.__all__) - {"__version__"} == top
