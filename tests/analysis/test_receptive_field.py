@@ -7,6 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 import torchvision
+from small_nets import Branches, conv
 from torch import nn
 
 import cnnlib.models as M
@@ -114,12 +115,6 @@ def test_module_called_several_times_reports_its_last_call(resnet50_rfs):
 # ---------------------------------------------------------------------------------------------
 
 
-def conv(k: int, stride: int = 1, dilation: int = 1, channels: int = 4, in_channels: int = 4):
-    return nn.Conv2d(
-        in_channels, channels, k, stride, padding=dilation * (k // 2), dilation=dilation
-    )
-
-
 def rf_of(model: nn.Module, layer: str, input_size=(1, 4, 32, 32)) -> tuple[int, int]:
     rf = receptive_field(model, layer, input_size)
     return rf.size, rf.stride
@@ -165,19 +160,6 @@ def test_non_square_kernels():
     rf = receptive_field(model, "1", (1, 4, 32, 64))
     assert rf.sizes == (3, 7) and rf.strides == (1, 2)
     assert (rf.size, rf.stride) == (7, 2)
-
-
-class Branches(nn.Module):
-    """An inception-like module: parallel branches concatenated along the channels."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.a = conv(1)
-        self.b = nn.Sequential(conv(1), conv(3), conv(3))  # 5
-        self.c = nn.Sequential(nn.MaxPool2d(3, 1, 1), conv(1))  # 3
-
-    def forward(self, x):
-        return torch.cat([self.a(x), self.b(x), self.c(x)], 1)
 
 
 def test_concatenated_branches_take_the_largest():

@@ -9,6 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 import torchvision
+from small_nets import Branches, conv
 from torch import nn
 
 from cnnlib.analysis import LayerRow, LayerTable, count_macs, count_params, layer_table
@@ -31,25 +32,6 @@ def resnet50():
 @pytest.fixture(scope="module")
 def vgg16_table(vgg16):
     return layer_table(vgg16, IMAGENET)
-
-
-def conv(k: int, stride: int = 1, dilation: int = 1, channels: int = 4, in_channels: int = 4):
-    return nn.Conv2d(
-        in_channels, channels, k, stride, padding=dilation * (k // 2), dilation=dilation
-    )
-
-
-class Branches(nn.Module):
-    """An inception-like module: parallel branches concatenated along the channels."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.a = conv(1)
-        self.b = nn.Sequential(conv(1), conv(3), conv(3))  # 5
-        self.c = nn.Sequential(nn.MaxPool2d(3, 1, 1), conv(1))  # 3
-
-    def forward(self, x):
-        return torch.cat([self.a(x), self.b(x), self.c(x)], 1)
 
 
 def test_vgg16_table_columns_sum_to_the_totals(vgg16, vgg16_table):
