@@ -198,10 +198,12 @@ class ResNet(nn.Module):
         zero_init_residual: bool = False,
         norm_layer: Callable[..., nn.Module] | None = None,
         stride_in_1x1: bool = False,
+        shortcut: bool = True,
     ) -> None:
         super().__init__()
         self._norm_layer = norm_layer or nn.BatchNorm2d
         self.stride_in_1x1 = stride_in_1x1  # the paper's v1 bottleneck (else v1.5)
+        self.shortcut = shortcut  # False: the plain net of the paper's figure 3 and table 2
         self.inplanes = 64
         self.conv1 = nn.Conv2d(3, self.inplanes, kernel_size=7, stride=2, padding=3, bias=False)
         self.bn1 = self._norm_layer(self.inplanes)
@@ -220,8 +222,9 @@ class ResNet(nn.Module):
     ) -> nn.Sequential:
         norm_layer = self._norm_layer
         kwargs: dict[str, Any] = {"stride_in_1x1": True} if self.stride_in_1x1 else {}
+        kwargs["shortcut"] = self.shortcut
         downsample = None
-        if stride != 1 or self.inplanes != planes * block.expansion:
+        if self.shortcut and (stride != 1 or self.inplanes != planes * block.expansion):
             # Option B of the paper: a projection (1x1 conv + BN) where the shape changes.
             # Departure (resnet18/34, as torchvision): the paper's ResNet-18 and -34 of its table 2
             # and figure 4 use option A (zero-padding); B appears for ResNet-34 only in table 3.
@@ -368,6 +371,18 @@ def resnet101(*, weights: Any = None, progress: bool = True, **kwargs: Any) -> R
 def resnet152(*, weights: Any = None, progress: bool = True, **kwargs: Any) -> ResNet:
     """ResNet-152 as torchvision builds it (v1.5)."""
     return _resnet("resnet152", weights, progress, **kwargs)
+
+
+@register
+def plain18(**kwargs: Any) -> ResNet:
+    """Plain-18 of the paper's table 2: ResNet-18 without its shortcuts (no weights exist)."""
+    return _resnet("resnet18", None, False, shortcut=False, **kwargs)
+
+
+@register
+def plain34(**kwargs: Any) -> ResNet:
+    """Plain-34 of the paper's figure 3 (middle) and table 2: ResNet-34 without its shortcuts."""
+    return _resnet("resnet34", None, False, shortcut=False, **kwargs)
 
 
 @register

@@ -39,6 +39,8 @@ PAPER_NAMES = [
     "resnet50_paper",
     "resnet101_paper",
     "resnet152_paper",
+    "plain18",
+    "plain34",
 ]
 CIFAR_NAMES = [f"{kind}{d}" for kind in ("resnet", "plain") for d in (20, 32, 44, 56, 110)]
 TEACHING_NAMES = [
@@ -76,7 +78,7 @@ def test_registry_lists_every_model_of_the_book():
         TORCHVISION_NAMES + PAPER_NAMES + CIFAR_NAMES + TEACHING_NAMES
     )
     assert M.list_models() == sorted(M.list_models())
-    assert len(M.list_models()) == 42
+    assert len(M.list_models()) == 44
 
 
 # --- torchvision compatibility ----------------------------------------------------------------

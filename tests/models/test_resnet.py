@@ -126,3 +126,19 @@ def test_bottleneck_at_256_costs_about_a_basic_block_at_64():
     assert macs["n256"] == 56 * 56 * (256 * 64 + 64 * 64 * 9 + 64 * 256)
     assert abs(macs["n256"] / macs["b64"] - 1) < 0.06
     assert macs["b256"] > 16 * macs["n256"]  # a basic block at 256 channels: 17x the MACs
+
+
+def test_plain34_is_resnet34_without_its_shortcuts():
+    """Figure 3 / table 2: plain-34 has the same 34 weighted layers as ResNet-34 and no shortcut
+    (so no projection either); the same 3.6 GFLOPs (multiply-adds) as the paper says."""
+    from cnnlib.analysis import count_macs, count_params
+
+    plain, res = M.create("plain34"), M.create("resnet34")
+    blocks = [m for m in plain.modules() if isinstance(m, BasicBlock)]
+    assert len(blocks) == 16 and not any(b.shortcut or b.downsample for b in blocks)
+    projections = sum(p.numel() for n, p in res.named_parameters() if ".downsample." in n)
+    assert count_params(plain) == count_params(res) - projections
+    assert round(count_macs(plain) / 1e9, 1) == 3.6
+    x = torch.randn(2, 3, 64, 64)
+    assert plain(x).shape == (2, 1000)
+    assert M.create("plain18")(x).shape == (2, 1000)
