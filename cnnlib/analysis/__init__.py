@@ -1,9 +1,10 @@
 """Analysis of a model, computed from the model, never typed in.
 
 ``costs`` (parameters, MACs, time, depth), ``receptive_field``, ``tables`` (per-layer tables),
-``paper_tables`` (the papers' tables regenerated) and ``dynamics`` (gradient, weight and
-response norms); ``tracing`` is the instrumented forward pass they share. Everything public is
-importable from here: ``from cnnlib.analysis import count_macs, layer_table``.
+``paper_tables`` (the papers' tables regenerated), ``diagram`` (a network read as a figure)
+and ``dynamics`` (gradient, weight and response norms); ``tracing`` is the instrumented forward
+pass they share. Everything public is importable from here:
+``from cnnlib.analysis import count_macs, layer_table``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from cnnlib.analysis.costs import (
     summary,
     time_by_module,
 )
+from cnnlib.analysis.diagram import Diagram, Node, Shortcut, network_diagram
 from cnnlib.analysis.dynamics import (
     gradient_norms,
     gradient_norms_by_head,
@@ -39,6 +41,10 @@ from cnnlib.analysis.tracing import IMAGENET_INPUT
 
 __all__ = [
     "IMAGENET_INPUT",
+    "Diagram",
+    "Node",
+    "Shortcut",
+    "network_diagram",
     "count_macs",
     "count_macs_by_module",
     "count_params",

@@ -14,6 +14,7 @@ from cnnlib.plots.architecture import (
     plot_stage_costs,
     plot_width_and_receptive_field,
 )
+from cnnlib.plots.diagrams import plot_inception_modules, plot_network
 from cnnlib.plots.experiments import plot_experiment
 from cnnlib.plots.ilsvrc import plot_depth_vs_error, plot_ilsvrc_winners
 from cnnlib.plots.inside import (
@@ -50,8 +51,10 @@ __all__ = [
     "plot_history",
     "plot_ilsvrc_winners",
     "plot_image_rows",
+    "plot_inception_modules",
     "plot_layer_responses",
     "plot_lesion",
+    "plot_network",
     "plot_occlusion",
     "plot_param_share",
     "plot_path_lengths",

@@ -11,7 +11,16 @@ matplotlib.use("Agg")
 
 from cnnlib import plots  # noqa: E402
 
-TOPICS = ("architecture", "experiments", "ilsvrc", "inside", "residual", "style", "training")
+TOPICS = (
+    "architecture",
+    "diagrams",
+    "experiments",
+    "ilsvrc",
+    "inside",
+    "residual",
+    "style",
+    "training",
+)
 PUBLIC = {  # every name the book's notebooks use, under the name it had in cnnlib.viz
     "PALETTE", "STYLE", "book_style", "use_style",
     "plot_accuracy_by_depth", "plot_depth_vs_error", "plot_feature_maps", "plot_filters",
@@ -20,6 +29,7 @@ PUBLIC = {  # every name the book's notebooks use, under the name it had in cnnl
     "plot_path_lengths", "plot_reconstructions", "plot_residual_blocks", "plot_spectrum",
     "plot_stage_costs", "plot_training_error", "plot_width_and_receptive_field",
     "plot_experiment",  # new with cnnlib.experiments
+    "plot_network", "plot_inception_modules",  # architecture diagrams drawn from the models
 }  # fmt: skip
 
 
