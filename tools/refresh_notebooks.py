@@ -13,6 +13,11 @@ notebook's folder as working directory, ``CNNLIB_PROFILE`` set to the chosen pro
 so a refresh only changes what the code prints. The run stops at the first error and leaves that
 notebook unchanged.
 
+``--only-tag TAG`` runs only the setup cell and the cells tagged ``TAG`` (each such cell must
+be self-contained: its own imports, nothing from other cells) and stores their outputs; every
+other cell keeps its stored outputs. Use it for a cell added to a notebook whose full run is
+long (a diagram drawn from a model); nbval still runs the whole notebook.
+
 ``--fix-setup`` first rewrites every notebook's setup cell (its first code cell) from
 ``cnnlib.notebook`` and the repository URL in ``_config.yml``.
 """
@@ -52,8 +57,10 @@ def fix_setup(nb: nbformat.NotebookNode, source: str) -> bool:
     return old != (cell.source, cell.metadata["tags"])
 
 
-def execute(path: Path, timeout: int, kernel: str) -> float:
+def execute(path: Path, timeout: int, kernel: str, only_tag: str | None = None) -> float:
     nb = nbformat.read(path, as_version=4)
+    if only_tag:
+        return _execute_tagged(path, nb, timeout, kernel, only_tag)
     nb.metadata["kernelspec"] = dict(KERNEL)
     client = NotebookClient(
         nb,
@@ -70,6 +77,30 @@ def execute(path: Path, timeout: int, kernel: str) -> float:
     nbformat.validate(nb)
     nbformat.write(nb, path)
     return seconds
+
+
+def _execute_tagged(path: Path, nb, timeout: int, kernel: str, tag: str) -> float:
+    """Run the setup cell and the cells tagged ``tag`` in a fresh kernel; store their outputs."""
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    chosen = [c for c in code if tag in c.metadata.get("tags", [])]
+    if not chosen:
+        raise SystemExit(f"{path}: no cell is tagged {tag!r}")
+    part = nbformat.v4.new_notebook(metadata=dict(nb.metadata, kernelspec=dict(KERNEL)))
+    part.cells = [nbformat.from_dict(dict(c)) for c in [code[0], *chosen]]
+    client = NotebookClient(
+        part,
+        timeout=timeout,
+        kernel_name=kernel,
+        resources={"metadata": {"path": str(path.parent)}},
+        record_timing=False,
+    )
+    start = time.perf_counter()
+    client.execute()
+    for cell, done in zip(chosen, part.cells[1:], strict=True):
+        cell.outputs, cell.execution_count = done.outputs, None
+    nbformat.validate(nb)
+    nbformat.write(nb, path)
+    return time.perf_counter() - start
 
 
 def _has_widgets(nb) -> bool:
@@ -91,6 +122,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--timeout", type=int, default=1800, help="seconds allowed per cell")
     parser.add_argument("--kernel", default="python3", help="Jupyter kernel name")
+    parser.add_argument(
+        "--only-tag", metavar="TAG", help="run only the setup cell and the cells tagged TAG"
+    )
     parser.add_argument(
         "--fix-setup", action="store_true", help="rewrite each notebook's setup cell first"
     )
@@ -115,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         path = Path(path).resolve()
         name = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
         print(f"{name}: running in the {args.profile} profile ...", flush=True)
-        seconds = execute(path, args.timeout, args.kernel)
+        seconds = execute(path, args.timeout, args.kernel, args.only_tag)
         print(f"{name}: done in {seconds:.1f} s", flush=True)
     return 0
 

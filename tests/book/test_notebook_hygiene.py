@@ -103,11 +103,17 @@ def test_no_absolute_paths_in_stored_outputs(nb):
 
 
 def test_executed_in_order_top_to_bottom(nb):
-    counts = [c.execution_count for c in nb.cells if c.cell_type == "code"]
+    """Top to bottom in one kernel; a cell tagged ``standalone`` may instead have been run alone
+    after the setup cell (``refresh_notebooks.py --only-tag standalone``: no execution count)."""
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    alone = [c for c in code if c.execution_count is None and "standalone" in _tags(c)]
+    counts = [c.execution_count for c in code if all(c is not a for a in alone)]
     assert counts == list(range(1, len(counts) + 1)), (
         f"execution counts {counts}: run the notebook top to bottom in a fresh kernel "
         "(tools/refresh_notebooks.py)"
     )
+    for cell in alone:
+        assert cell.get("outputs"), "a standalone cell run alone keeps its outputs"
 
 
 def test_outputs_are_regression_friendly(nb):
@@ -142,3 +148,57 @@ def test_title_learning_goals_and_exercises(nb):
     assert re.search(r"^## Exercises", text, re.MULTILINE), "no '## Exercises' section"
     exercises = text[text.index("## Exercises") :]
     assert len(re.findall(r"^\d+\. ", exercises, re.MULTILINE)) >= 3, "fewer than 3 exercises"
+
+
+def _images(cell) -> int:
+    return sum(any(k in out.get("data", {}) for k in IMAGE_KEYS) for out in cell.get("outputs", []))
+
+
+def test_every_figure_has_a_caption_and_a_label_the_text_refers_to(nb):
+    """One image per figure cell, each with a MyST caption and label (``mystnb.figure``), and the
+    prose points to each label with {numref}; labels are unique."""
+    markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    names = []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or not _images(cell):
+            continue
+        figure = cell.metadata.get("mystnb", {}).get("figure", {})
+        assert _images(cell) == 1, f"cell {i}: {_images(cell)} images under one caption"
+        assert figure.get("caption", "").strip(), f"cell {i}: a figure without a caption"
+        assert re.fullmatch(r"fig-[a-z0-9-]+", figure.get("name", "")), f"cell {i}: label?"
+        names.append(figure["name"])
+        assert f"{{numref}}`{figure['name']}`" in markdown, f"{figure['name']} is never referred to"
+    assert len(names) == len(set(names)), f"duplicate figure labels: {names}"
+
+
+def test_tables_render_as_text_too(nb):
+    """A pandas Styler stores ``<pandas.io.formats.style.Styler at 0x...>`` as its text: a table
+    must be a DataFrame (or printed) so that it reads in a terminal and in nbval as well."""
+    for i, cell in enumerate(nb.cells):
+        for text in _output_texts(cell) if cell.cell_type == "code" else []:
+            assert "Styler at 0x" not in text, f"cell {i}: a Styler's repr instead of a table"
+
+
+DIAGRAMS = re.compile(r"plots\.(plot_network|plot_inception_modules|plot_residual_blocks)\(")
+
+
+@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if p.name[:2] in {"02", "03", "04", "05",
+                                                                          "06", "07"}],
+                         ids=lambda p: p.stem)  # fmt: skip
+def test_each_architecture_chapter_draws_a_diagram_from_a_model(path):
+    nb = _load(path)
+    drawn = [c for c in nb.cells if c.cell_type == "code" and DIAGRAMS.search(c.source)]
+    assert drawn, f"{path.name}: no architecture diagram drawn from a cnnlib model"
+    assert all(_images(c) == 1 for c in drawn), "a diagram cell without its stored figure"
+
+
+def test_chapters_link_to_each_other():
+    """ "chapter 6", "the VGG chapter", "the next chapter" in prose are {doc} links."""
+    plain = re.compile(r"(?<![<`{])\b((next|AlexNet|ZFNet|VGG|GoogLeNet|ResNet)\s+chapter|"
+                       r"[Cc]hapters?\s+\d)\b(?![^`]*>`)")  # fmt: skip
+    found = []
+    for path in NOTEBOOKS:
+        for cell in _load(path).cells:
+            if cell.cell_type == "markdown":
+                found += [f"{path.name}: {m.group(0)!r}" for m in plain.finditer(cell.source)]
+    assert not found, "chapter references that are not links:\n" + "\n".join(found)
