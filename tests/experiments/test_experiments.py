@@ -372,3 +372,29 @@ def test_stored_trained_models_fit_in_4_mib():
     stored = list((REPO / "results" / "trained").rglob("*.pt"))
     for path in stored:
         assert path.stat().st_size < 4 * 2**20, path
+
+
+def test_trained_resumes_a_killed_run_from_its_work_folder(tmp_path, monkeypatch):
+    """Killed after training but before storing: the checkpoint in the work folder is kept, and
+    the next call resumes from it instead of training again."""
+    import importlib
+
+    from cnnlib.train import loop
+
+    trained_module = importlib.import_module("cnnlib.experiments.trained")
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(trained_module, "_store", killed)
+        with pytest.raises(KeyboardInterrupt):
+            experiments.trained("resnet20", "smoke", results=tmp_path, progress=False)
+    work = tmp_path / "trained" / "resnet20" / ".work" / "smoke"
+    assert any(work.iterdir()), "the killed run left no checkpoint"
+    epochs = []
+    real = loop._train_one_epoch
+    monkeypatch.setattr(loop, "_train_one_epoch", lambda *a, **k: epochs.append(1) or real(*a, **k))
+    experiments.trained("resnet20", "smoke", results=tmp_path, progress=False)
+    assert epochs == [], "the resumed run trained again"
+    assert (tmp_path / "trained" / "resnet20" / "smoke.pt").is_file() and not work.exists()
