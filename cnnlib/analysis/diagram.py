@@ -178,12 +178,12 @@ def _nodes(net: nn.Module, calls: dict, expand_inception: bool):
     blocks: list[str] = []
     for name in sorted(calls, key=lambda n: calls[n][0]):
         module, (_, in_shape, shape) = modules[name], calls[name]
-        if not name or any(name.startswith(p) for p in skip):
+        if not name or any(name == p or name.startswith(f"{p}.") for p in skip):
             continue
         if _is_block(module):
             blocks.append(name)
             if getattr(module, "downsample", None) is not None:
-                skip.append(f"{name}.downsample.")  # the shortcut path is drawn as a shortcut
+                skip.append(f"{name}.downsample")  # the shortcut path is drawn as a shortcut
             continue
         if isinstance(module, _HEADS):
             heads[name] = (len(trunk) - 1, [])
@@ -191,7 +191,7 @@ def _nodes(net: nn.Module, calls: dict, expand_inception: bool):
         unit = isinstance(module, (Inception, InceptionNaive)) and not expand_inception
         if not (unit or isinstance(module, _ATOMIC)) or shape is None:
             continue
-        skip.append(f"{name}.")
+        skip.append(name)
         adaptive = isinstance(module, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d))
         if adaptive and shape == in_shape:
             continue  # an adaptive pool that does nothing at this input size

@@ -1,6 +1,7 @@
 """The book's models, by name: ``create("resnet50")``, ``list_models("resnet*")``.
 
-One file per family (``alexnet``, ``zfnet``, ``vgg``, ``googlenet``, ``resnet``), each holding
+One file per family (``alexnet``, ``zfnet``, ``vgg``, ``googlenet``, ``resnet``,
+``preact_resnet``), each holding
 torchvision-compatible models (same names, ``state_dict`` keys and ``weights=``), the papers'
 versions where torchvision departs from them, and CIFAR-scale twins; ``layers`` holds what the
 families share. Builders are reached through :func:`create` or their family module
@@ -9,7 +10,15 @@ families share. Builders are reached through :func:`create` or their family modu
 
 from __future__ import annotations
 
-from cnnlib.models import alexnet, googlenet, layers, resnet, vgg, zfnet  # noqa: F401
+from cnnlib.models import (  # noqa: F401
+    alexnet,
+    googlenet,
+    layers,
+    preact_resnet,
+    resnet,
+    vgg,
+    zfnet,
+)
 from cnnlib.models._registry import (
     UnknownModelError,
     closest_models,
@@ -27,6 +36,7 @@ from cnnlib.models.googlenet import (
     InceptionAuxPaper,
     InceptionNaive,
 )
+from cnnlib.models.preact_resnet import PreActBlock, PreActResNet
 from cnnlib.models.resnet import BasicBlock, Bottleneck, CifarResNet, ResNet
 from cnnlib.models.vgg import VGG, VGGCifar
 from cnnlib.models.zfnet import ZFNet
@@ -50,6 +60,8 @@ __all__ = [
     "InceptionAux",
     "InceptionAuxPaper",
     "InceptionNaive",
+    "PreActBlock",
+    "PreActResNet",
     "ResNet",
     "VGG",
     "VGGCifar",

@@ -42,7 +42,9 @@ PAPER_NAMES = [
     "plain18",
     "plain34",
 ]
-CIFAR_NAMES = [f"{kind}{d}" for kind in ("resnet", "plain") for d in (20, 32, 44, 56, 110)]
+CIFAR_NAMES = [f"{kind}{d}" for kind in ("resnet", "plain") for d in (20, 32, 44, 56, 110)] + [
+    f"preact_resnet{d}" for d in (20, 56, 110)
+]
 TEACHING_NAMES = [
     "alexnet_cifar",
     "zfnet_cifar",
@@ -78,7 +80,7 @@ def test_registry_lists_every_model_of_the_book():
         TORCHVISION_NAMES + PAPER_NAMES + CIFAR_NAMES + TEACHING_NAMES
     )
     assert M.list_models() == sorted(M.list_models())
-    assert len(M.list_models()) == 44
+    assert len(M.list_models()) == 47
 
 
 # --- torchvision compatibility ----------------------------------------------------------------
