@@ -3,9 +3,10 @@
 Models of AlexNet, ZFNet, VGG, GoogLeNet and ResNet (torchvision-compatible and paper-faithful)
 in ``models``; ``analysis`` (costs, receptive fields, tables, training dynamics); ``data``;
 ``train``; ``experiments`` (the book's experiments and their stored results); ``plots``;
-``interpret`` (looking inside a trained net); ``residual`` (residual-network
-analysis); ``ilsvrc`` (the challenge's results); ``profile``, ``runtime``, ``distributed`` and
-``notebook``. Every submodule but ``models`` loads on first use.
+``interpret`` (looking inside a trained net); ``residual`` (residual-network analysis);
+``ensemble`` (residual nets as ensembles of paths, shattered gradients); ``ilsvrc`` (the
+challenge's results); ``profile``, ``runtime``, ``distributed`` and ``notebook``. Every
+submodule but ``models`` loads on first use.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ _LAZY = (
     "analysis",
     "data",
     "distributed",
+    "ensemble",
     "experiments",
     "ilsvrc",
     "interpret",

@@ -8,9 +8,10 @@ freezes no arm, fewer images with more steps. The budget a chapter reports is st
 
 from __future__ import annotations
 
+from cnnlib.experiments.lesion import AnalysisBudget
 from cnnlib.experiments.registry import Arm, Budget, Experiment, register
 
-__all__ = ["DEGRADATION"]
+__all__ = ["DEGRADATION", "LESION"]
 
 _SMOKE = dict(
     train_per_class=4,
@@ -92,5 +93,61 @@ DEGRADATION = register(
             ),
         },
         chapter="06_resnet",
+    )
+)
+
+
+#: Veit et al.'s lesion study on a trained CIFAR ResNet: the ensemble view of residual networks.
+LESION = register(
+    Experiment(
+        name="lesion",
+        question="Does a trained residual network degrade smoothly when blocks are deleted or "
+        "reordered, as an ensemble of paths would, and which path lengths carry its gradient?",
+        paper={
+            "source": "veit2016residual, figures 3, 5 and 6",
+            "claim": "Deleting single blocks of a trained ResNet-110 barely changes its CIFAR-10 "
+            "error (except some downsampling blocks); error grows smoothly with the number of "
+            "blocks deleted or reordered; the gradient comes mostly from paths of 5 to 17 of "
+            "its 54 blocks.",
+            "setting": "ResNet-110 (54 blocks) trained on CIFAR-10, about 6.6% test error",
+        },
+        arms=(Arm("resnet20", "resnet20"),),
+        budgets={
+            "smoke": AnalysisBudget(
+                "smoke",
+                2,
+                samples=2,
+                gradient_batch=10,
+                seeds=(0, 1),
+                allow_synthetic=True,
+                note="seconds, for the tests",
+            ),
+            "cpu": AnalysisBudget(
+                "cpu",
+                100,
+                samples=4,
+                gradient_batch=32,
+                seeds=(0, 1),
+                note="the cpu-trained resnet20 (5,000 images, 15 epochs); minutes on 2 CPU cores",
+            ),
+            "long": AnalysisBudget(
+                "long",
+                200,
+                samples=8,
+                seeds=(0, 1, 2),
+                note="the long-trained resnet20 (full CIFAR-10, 16 epochs), "
+                "2,000 test images; about 10 minutes on 2 CPU cores",
+            ),
+            "gpu": AnalysisBudget(
+                "gpu",
+                None,
+                samples=20,
+                gradient_batch=256,
+                seeds=(0, 1, 2),
+                note="the gpu-trained resnet20 (30 epochs), the full test set",
+            ),
+        },
+        chapter="07_residual_gradient",
+        analysis="cnnlib.experiments.lesion:run_lesion",
     )
 )

@@ -84,6 +84,9 @@ class Experiment:
     arms: tuple[Arm, ...]
     budgets: dict[str, Budget]
     chapter: str = ""
+    #: ``"module:function"`` of an experiment that analyses a trained model instead of training
+    #: its arms (its budgets are that function's own, for example ``AnalysisBudget``)
+    analysis: str | None = None
 
     def arm(self, name: str) -> Arm:
         """The arm called ``name``; :class:`ExperimentError` naming the choices otherwise."""

@@ -8,6 +8,7 @@ the test subset. Finished runs go into ``<results>/NAME/BUDGET.json`` one by one
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import shutil
@@ -43,6 +44,10 @@ def run(
     CIFAR-10 is read from ``data_dir``, else as :func:`cnnlib.data.load_cifar10` finds it."""
     exp = get(name)
     b = exp.budget(budget)
+    if exp.analysis:  # it trains nothing: its own function measures a trained model
+        module, _, function = exp.analysis.partition(":")
+        analyse = getattr(importlib.import_module(module), function)
+        return analyse(exp, budget, list(seeds or b.seeds), results, data_dir, progress)
     chosen = [exp.arm(a) for a in arms] if arms else list(exp.arms)
     seeds = list(seeds) if seeds else list(b.seeds)
     path = result_path(name, budget, results)

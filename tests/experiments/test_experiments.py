@@ -61,8 +61,11 @@ def test_unknown_names_are_errors_naming_the_choices():
 # --- running, the stored JSON ------------------------------------------------------------------
 
 
+TRAINING = [n for n in experiments.list_experiments() if not experiments.get(n).analysis]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("name", experiments.list_experiments())
+@pytest.mark.parametrize("name", TRAINING)  # the lesion analysis has its own test below
 def test_every_experiment_runs_in_the_smoke_budget(name, tmp_path):
     result = experiments.run(name, "smoke", results=tmp_path, progress=False)
     stored = _strict(tmp_path / name / "smoke.json")
@@ -398,3 +401,22 @@ def test_trained_resumes_a_killed_run_from_its_work_folder(tmp_path, monkeypatch
     experiments.trained("resnet20", "smoke", results=tmp_path, progress=False)
     assert epochs == [], "the resumed run trained again"
     assert (tmp_path / "trained" / "resnet20" / "smoke.pt").is_file() and not work.exists()
+
+
+# --- the lesion analysis ------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_lesion_analyses_a_trained_model_and_stores_every_seed(tmp_path):
+    result = experiments.run("lesion", "smoke", results=tmp_path, progress=False)
+    stored = _strict(tmp_path / "lesion" / "smoke.json")
+    assert stored["complete"] and [r["seed"] for r in stored["runs"]] == [0, 1]
+    assert stored["trained"] == {"model": "resnet20", "budget": "smoke"}
+    run = result["runs"][0]
+    assert list(run["deletions"]) == [str(k) for k in range(8)]  # 7 shape-keeping blocks
+    assert len(run["single"]) == 9 and sum(r["downsampling"] for r in run["single"]) == 2
+    assert list(run["path_gradients"]) == [str(k) for k in range(10)]
+    assert run["final"]["test_error"] == run["deletions"]["0"][0]
+    assert (tmp_path / "trained" / "resnet20" / "smoke.pt").is_file()  # trained once, reused
+    again = experiments.run("lesion", "smoke", results=tmp_path, progress=False)
+    assert again["runs"] == stored["runs"]
