@@ -16,6 +16,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from cnnlib.analysis.dynamics import gradient_norms
 from cnnlib.models import create
+from cnnlib.models.preact_resnet import PreActBlock
 from cnnlib.models.resnet import (
     BasicBlock,
     Bottleneck,
@@ -24,12 +25,15 @@ from cnnlib.models.resnet import (
     ZeroPadShortcut,
     init_weights,
 )
+from cnnlib.runtime import eval_mode
 
 __all__ = [
     "BlockJacobian",
     "block_jacobian",
     "spectrum",
     "without_batchnorm",
+    "block_gains",
+    "scale_shortcuts",
     "init_gradient_norms",
     "count_paths",
     "path_length_distribution",
@@ -42,7 +46,7 @@ __all__ = [
     "deepen",
 ]
 
-_BLOCKS = (BasicBlock, Bottleneck)
+_BLOCKS = (BasicBlock, Bottleneck, PreActBlock)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -140,6 +144,73 @@ def spectrum(jacobian: Tensor) -> dict[str, Tensor]:
     }
 
 
+def block_gains(model: nn.Module, x: Tensor, y: Tensor) -> dict[str, dict[str, Tensor]]:
+    """What each identity-shortcut block does to the gradient that really reaches it.
+
+    ``model`` runs in eval mode on ``(x, y)``; for every block with an identity shortcut, ``g``
+    is the loss gradient at its output, per image. Returned per block name, one value per image:
+    ``gain`` ``||J^T g|| / ||g||`` through the whole block (its ReLU included), ``branch``
+    ``||J_F^T (m * g)|| / ||g||`` through the residual branch alone, and ``blocked`` the
+    fraction of units whose sum ``F(x) + x`` the final ReLU sets to zero (``m = 0``).
+    """
+    names = [n for n in blocks(model) if model.get_submodule(n).shortcut
+             and model.get_submodule(n).downsample is None]  # fmt: skip
+    if not names:
+        raise ValueError("block_gains needs residual blocks with identity shortcuts")
+    seen: dict[str, tuple[Tensor, Tensor]] = {}
+
+    def keep(name: str):
+        def hook(module: nn.Module, args: tuple, out: Tensor) -> None:
+            out.retain_grad()
+            seen[name] = (args[0], out)
+
+        return hook
+
+    with eval_mode(model):
+        handles = [model.get_submodule(n).register_forward_hook(keep(n)) for n in names]
+        try:
+            xg = x.detach().requires_grad_()
+            nn.functional.cross_entropy(model(xg), y, reduction="sum").backward()
+        finally:
+            for h in handles:
+                h.remove()
+        return {n: _gain(model.get_submodule(n), *seen[n]) for n in names}
+
+
+def _gain(block: nn.Module, x_in: Tensor, out: Tensor) -> dict[str, Tensor]:
+    g = out.grad.detach()
+    x = x_in.detach().requires_grad_()
+    s = block.residual(x) + x
+    mask = (s > 0).to(g.dtype)
+    (through_block,) = torch.autograd.grad(s, x, mask * g, retain_graph=True)
+    (through_branch,) = torch.autograd.grad(s - x, x, mask * g)
+    norm = g.flatten(1).norm(dim=1)
+    return {
+        "gain": through_block.flatten(1).norm(dim=1) / norm,
+        "branch": through_branch.flatten(1).norm(dim=1) / norm,
+        "blocked": 1 - mask.flatten(1).mean(dim=1),
+    }
+
+
+def scale_shortcuts(model: nn.Module, scale: float) -> nn.Module:
+    """A copy of ``model`` whose identity shortcuts are multiplied by ``scale``:
+    ``x_{l+1} = scale * x_l + F(x_l)`` (before any final ReLU), the "constant scaling" of the
+    Identity Mappings paper's section 3.1, which makes the shortcut path's gradient
+    ``scale ** (L - l)`` instead of 1."""
+    model = copy.deepcopy(model)
+    for name in blocks(model):
+        block = model.get_submodule(name)
+        if block.shortcut and block.downsample is None:
+            after = None if isinstance(block, PreActBlock) else block.relu
+
+            def forward(x, block=block, after=after):
+                out = scale * x + block.residual(x)
+                return after(out) if after is not None else out
+
+            block.forward = forward
+    return model
+
+
 # ---------------------------------------------------------------------------------------------
 # Gradient norms at initialisation
 # ---------------------------------------------------------------------------------------------
@@ -218,7 +289,8 @@ def path_length_distribution(n: int) -> list[int]:
 
 
 def blocks(model: nn.Module) -> list[str]:
-    """Names of the model's basic and bottleneck blocks (residual or plain), input to output."""
+    """Names of the model's residual blocks (basic, bottleneck or pre-activation; residual or
+    plain), input to output."""
     return [n for n, m in model.named_modules() if isinstance(m, _BLOCKS)]
 
 
@@ -261,7 +333,8 @@ def remove_block(model: nn.Module, name: str) -> nn.Module:
         raise ValueError(f"{name!r} is not a block of this model; its blocks: {', '.join(names)}")
     model = copy.deepcopy(model)
     block = model.get_submodule(name)
-    _set_module(model, name, nn.Sequential(_shortcut_of(block), nn.ReLU()))
+    after = nn.Identity() if isinstance(block, PreActBlock) else nn.ReLU()  # nothing after "+"
+    _set_module(model, name, nn.Sequential(_shortcut_of(block), after))
     return model
 
 

@@ -212,3 +212,55 @@ def test_a_trained_block_is_not_the_identity_but_a_zero_scaled_one_is(as_if_trai
         deeper.layer3[-1].bn2.weight.fill_(1.0)
         x = torch.randn(2, 3, 32, 32)
         assert not torch.allclose(deeper(x), shallow(x))
+
+
+def test_block_gains_are_the_ratio_of_the_real_gradients_around_a_block():
+    torch.manual_seed(0)
+    model = create("resnet20", widths=(4, 8, 8)).eval()
+    x, y = torch.randn(3, 3, 16, 16), torch.tensor([1, 2, 3])
+    gains = R.block_gains(model, x, y)
+    assert list(gains) == ["layer1.0", "layer1.1", "layer1.2", "layer2.1", "layer2.2",
+                           "layer3.1", "layer3.2"]  # fmt: skip
+    grads = {}
+
+    def keep(name):
+        def hook(module, args, out):
+            out.retain_grad()
+            grads[name] = out
+
+        return hook
+
+    hooks = [
+        model.get_submodule(n).register_forward_hook(keep(n)) for n in ("layer1.0", "layer1.1")
+    ]
+    nn.functional.cross_entropy(model(x), y, reduction="sum").backward()
+    for h in hooks:
+        h.remove()
+    expected = grads["layer1.0"].grad.flatten(1).norm(dim=1) / grads["layer1.1"].grad.flatten(
+        1
+    ).norm(dim=1)
+    assert torch.allclose(gains["layer1.1"]["gain"], expected, rtol=1e-5)
+    zero = create("resnet20", widths=(4, 8, 8), zero_init_residual=True).eval()
+    for g in R.block_gains(zero, x, y).values():
+        assert torch.all(g["branch"] == 0) and torch.all(g["gain"] <= 1 + 1e-6)
+        assert torch.all((0 <= g["blocked"]) & (g["blocked"] <= 1))
+
+
+def test_scaled_shortcuts_multiply_the_identity_path_by_the_scale_per_block():
+    """Identity Mappings, section 3.1: with x_{l+1} = s x_l + F(x_l) and zero branches, a stage
+    of 9 blocks computes s^9 x (pre-activation) and its gradient is s^9."""
+    from cnnlib.models.preact_resnet import PreActBlock
+
+    model = create("preact_resnet56").eval()
+    for block in model.modules():
+        if isinstance(block, PreActBlock):
+            nn.init.zeros_(block.conv2.weight)
+    x = torch.randn(2, 16, 8, 8)
+    for s in (0.5, 1.0, 1.1):
+        scaled = R.scale_shortcuts(model, s)
+        with torch.no_grad():
+            assert torch.allclose(scaled.layer1(x), s**9 * x, rtol=1e-5)
+    with torch.no_grad():
+        assert torch.equal(R.scale_shortcuts(model, 1.0).layer1(x), x)
+        out = R.remove_block(model, "layer1.3").layer1(x)
+        assert torch.equal(out, x) and (x < 0).any()  # no ReLU put after a pre-act block

@@ -52,6 +52,7 @@ class PreActBlock(nn.Module):
         self.conv1 = conv3x3(inplanes, planes, stride)
         self.bn2 = nn.BatchNorm2d(planes)
         self.conv2 = conv3x3(planes, planes)
+        self.stride = stride
         self.shortcut = shortcut
         self.downsample: nn.Module | None = None
         if shortcut and (stride != 1 or inplanes != planes):
