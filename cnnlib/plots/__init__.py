@@ -15,6 +15,13 @@ from cnnlib.plots.architecture import (
     plot_width_and_receptive_field,
 )
 from cnnlib.plots.diagrams import plot_inception_modules, plot_network
+from cnnlib.plots.ensemble import (
+    effective_path_range,
+    plot_deletions,
+    plot_line_gradients,
+    plot_path_gradients,
+    plot_single_deletions,
+)
 from cnnlib.plots.experiments import plot_experiment
 from cnnlib.plots.ilsvrc import plot_depth_vs_error, plot_ilsvrc_winners
 from cnnlib.plots.inside import (
@@ -42,6 +49,11 @@ __all__ = [
     "PALETTE",
     "STYLE",
     "book_style",
+    "effective_path_range",
+    "plot_deletions",
+    "plot_line_gradients",
+    "plot_path_gradients",
+    "plot_single_deletions",
     "plot_accuracy_by_depth",
     "plot_depth_vs_error",
     "plot_experiment",

@@ -72,10 +72,11 @@ def plot_spectrum(eigenvalues, singular_values, *, title: str | None = None):
     return fig
 
 
-def plot_path_lengths(counts, *, title: str | None = None, ax=None):
+def plot_path_lengths(counts, *, shade=None, title: str | None = None, ax=None):
     """The distribution of path lengths of an unrolled residual network: ``counts[k]`` paths pass
     through ``k`` residual branches (:func:`cnnlib.residual.path_length_distribution`), drawn as
-    the fraction of all paths. Returns the ``Figure``."""
+    the fraction of all paths; ``shade`` ``(lo, hi, label)`` marks a range of lengths (Veit et
+    al.'s effective paths). Returns the ``Figure``."""
     counts = [int(c) for c in counts]
     total = sum(counts)
     if total <= 0:
@@ -86,6 +87,10 @@ def plot_path_lengths(counts, *, title: str | None = None, ax=None):
         else:
             fig = ax.figure
         ax.bar(range(len(counts)), [c / total for c in counts], color=PALETTE[0], width=0.8)
+        if shade:
+            lo, hi, label = shade
+            ax.axvspan(lo - 0.5, hi + 0.5, color=PALETTE[1], alpha=0.25, label=label)
+            ax.legend(fontsize=8)
         ax.set_xlabel("path length (residual branches passed through)")
         ax.set_ylabel("fraction of paths")
         if title:

@@ -14,6 +14,7 @@ from cnnlib import plots  # noqa: E402
 TOPICS = (
     "architecture",
     "diagrams",
+    "ensemble",
     "experiments",
     "ilsvrc",
     "inside",
@@ -30,6 +31,8 @@ PUBLIC = {  # every name the book's notebooks use, under the name it had in cnnl
     "plot_stage_costs", "plot_training_error", "plot_width_and_receptive_field",
     "plot_experiment",  # new with cnnlib.experiments
     "plot_network", "plot_inception_modules",  # architecture diagrams drawn from the models
+    "effective_path_range", "plot_deletions", "plot_line_gradients", "plot_path_gradients",
+    "plot_single_deletions",  # the ensemble view and shattered gradients
 }  # fmt: skip
 
 
