@@ -25,6 +25,7 @@ from cnnlib.runtime import eval_mode
 
 __all__ = [
     "autocorrelation",
+    "calibrate_batchnorm",
     "delete_blocks",
     "error_vs_deletions",
     "error_vs_reorderings",
@@ -207,6 +208,20 @@ def line_gradients(model: nn.Module, x0: Tensor, direction: Tensor, n: int = 256
     with eval_mode(model):
         (grad,) = torch.autograd.grad(model(xs)[:, 0].sum(), xs)
     return (grad * direction.unsqueeze(0)).flatten(1).sum(1).detach()
+
+
+def calibrate_batchnorm(model: nn.Module, x: Tensor) -> nn.Module:
+    """Set every batch norm's running statistics to those of the batch ``x`` (one forward pass in
+    training mode, no gradients), then return the model in eval mode: an untrained network whose
+    batch norms normalise real data as in training, but act on each input alone."""
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.reset_running_stats()
+            m.momentum = None  # a cumulative average: exactly the statistics of x
+    model.train()
+    with torch.no_grad():
+        model(x)
+    return model.eval()
 
 
 def autocorrelation(g: Tensor, max_lag: int = 20) -> Tensor:

@@ -100,3 +100,14 @@ def test_autocorrelation_tells_white_noise_from_a_smooth_signal():
     smooth = torch.sin(torch.linspace(0, 6.28, 2000))
     assert abs(E.autocorrelation(noise, 3)[1]) < 0.1
     assert E.autocorrelation(smooth, 3)[1] > 0.99 and E.autocorrelation(noise, 3)[0] == 1
+
+
+def test_calibrated_batch_norms_hold_the_statistics_of_the_batch():
+    model = M.create("resnet20", widths=(4, 8, 8))
+    x = 3 + 2 * torch.randn(64, 3, 8, 8)
+    E.calibrate_batchnorm(model, x)
+    assert not model.training
+    with torch.no_grad():
+        h = model.conv1(x)
+    assert torch.allclose(model.bn1.running_mean, h.mean((0, 2, 3)), atol=1e-4)
+    assert torch.allclose(model.bn1.running_var, h.var((0, 2, 3)), rtol=1e-3)
