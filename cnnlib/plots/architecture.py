@@ -10,6 +10,7 @@ from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch
 from torch import nn
 
 from cnnlib.analysis import count_macs_by_module
+from cnnlib.models.preact_resnet import PreActBlock
 from cnnlib.models.resnet import BasicBlock, Bottleneck, ZeroPadShortcut
 from cnnlib.plots.style import PALETTE, book_style
 
@@ -162,24 +163,30 @@ def _trace_residual(block: nn.Module, x: torch.Tensor) -> list[tuple[nn.Module, 
 
 def _branch_boxes(block: nn.Module, calls, macs: dict[str, int]) -> list[list]:
     """``[title, followers, shape, params, macs]`` per convolution of the residual branch; the
-    batch norms and activations after a convolution are its followers (and add their params)."""
+    batch norms and activations after a convolution are its followers, those before the first
+    one (a pre-activation block) lead its title; both add their params."""
     names = {m: n for n, m in block.named_modules()}
-    boxes = []
+    boxes, leading, lead_params = [], [], 0
     for module, shape in calls:
+        name = "BN" if isinstance(module, nn.BatchNorm2d) else type(module).__name__
+        params = sum(p.numel() for p in module.parameters())
         if isinstance(module, nn.Conv2d):
             k, s = module.kernel_size, module.stride[0]
             title = f"{k[0]}x{k[1]} conv, {module.out_channels}" + (f", /{s}" if s > 1 else "")
-            params = sum(p.numel() for p in module.parameters())
-            boxes.append([title, [], shape, params, macs.get(names[module], 0)])
-        elif boxes:
-            boxes[-1][1].append(
-                "BN" if isinstance(module, nn.BatchNorm2d) else type(module).__name__
-            )
-            boxes[-1][3] += sum(p.numel() for p in module.parameters())
+            if leading:
+                title = f"{', '.join(leading)} -> {title}"
+            boxes.append([title, [], shape, params + lead_params, macs.get(names[module], 0)])
+            leading, lead_params = [], 0
+        elif boxes and not isinstance(block, PreActBlock):
+            boxes[-1][1].append(name)
+            boxes[-1][3] += params
+        else:  # pre-activation: BN and ReLU belong to the convolution after them
+            leading.append(name)
+            lead_params += params
     return boxes
 
 
-def _shortcut_label(block: BasicBlock | Bottleneck) -> tuple[str | None, int]:
+def _shortcut_label(block: nn.Module) -> tuple[str | None, int]:
     """The shortcut's label (``None`` for a plain block) and its parameter count."""
     shortcut = block.downsample
     if not block.shortcut:
@@ -199,21 +206,23 @@ def _shortcut_label(block: BasicBlock | Bottleneck) -> tuple[str | None, int]:
 def _block_layers(block, size: int):
     """A residual block read from its modules, run once on a ``size`` x ``size`` input.
 
-    Returns ``(input shape, boxes, shortcut label, shortcut params, block MACs)`` with the boxes
-    of :func:`_branch_boxes`. Raises ``ValueError`` for anything but a ``BasicBlock`` or
-    ``Bottleneck``.
+    Returns ``(input shape, boxes, shortcut label, shortcut params, block MACs, what follows the
+    addition)`` with the boxes of :func:`_branch_boxes`. Raises ``ValueError`` for anything but
+    a ``BasicBlock``, ``Bottleneck`` or ``PreActBlock``.
     """
     convs = [m for m in block.modules() if isinstance(m, nn.Conv2d)]
-    if not isinstance(block, (BasicBlock, Bottleneck)) or not convs:
+    if not isinstance(block, (BasicBlock, Bottleneck, PreActBlock)) or not convs:
         raise ValueError(
-            f"plot_residual_blocks needs a residual block (cnnlib's BasicBlock or Bottleneck); "
-            f"got {type(block).__name__}"
+            "plot_residual_blocks needs a residual block (cnnlib's BasicBlock, Bottleneck or "
+            f"PreActBlock); got {type(block).__name__}"
         )
     x = torch.zeros(1, convs[0].in_channels, size, size, device=convs[0].weight.device)
     calls = _trace_residual(block, x)
     macs = count_macs_by_module(block, tuple(x.shape))
     label, sc_params = _shortcut_label(block)
-    return x.shape[1:], _branch_boxes(block, calls, macs), label, sc_params, macs.get("", 0)
+    after = "(nothing: the next block)" if isinstance(block, PreActBlock) else "ReLU"
+    boxes = _branch_boxes(block, calls, macs)
+    return x.shape[1:], boxes, label, sc_params, macs.get("", 0), after
 
 
 def _arrow(ax, start, end, color: str = "0.25", lw: float = 1.0) -> None:
@@ -242,14 +251,14 @@ def _draw_branch(ax, boxes) -> tuple[float, int]:
     return y, params
 
 
-def _draw_merge(ax, y: float, label: str | None) -> None:
-    """The addition (empty for a plain block), the final ReLU and the shortcut line."""
+def _draw_merge(ax, y: float, label: str | None, after: str) -> None:
+    """The addition (empty for a plain block), what follows it and the shortcut line."""
     add_y = y - 0.55
     _arrow(ax, (0, y), (0, add_y + 0.18))
     ax.add_patch(Circle((0, add_y), 0.18, fc="white", ec="0.25"))
     ax.text(0, add_y, "+" if label else "", ha="center", va="center", fontsize=11)
     _arrow(ax, (0, add_y - 0.18), (0, add_y - 0.6))
-    ax.text(0, add_y - 0.8, "ReLU", ha="center", va="center", fontsize=9)
+    ax.text(0, add_y - 0.8, after, ha="center", va="center", fontsize=9)
     if label:
         ax.plot([0, 1.6, 1.6], [0.3, 0.3, add_y], color=PALETTE[1], lw=1.5)
         _arrow(ax, (1.6, add_y), (0.18, add_y), color=PALETTE[1], lw=1.5)
@@ -258,13 +267,13 @@ def _draw_merge(ax, y: float, label: str | None) -> None:
 
 
 def _draw_block(ax, name: str, drawn, tallest: int) -> None:
-    in_shape, boxes, label, sc_params, total_macs = drawn
+    in_shape, boxes, label, sc_params, total_macs, after = drawn
     ax.set_xlim(-2.2, 2.4)
     ax.set_ylim(-(tallest + 2.4), 1.0)
     ax.axis("off")
     ax.text(0, 0.55, "x: " + "×".join(map(str, in_shape)), ha="center", fontsize=9)
     y, params = _draw_branch(ax, boxes)
-    _draw_merge(ax, y, label)
+    _draw_merge(ax, y, label, after)
     ax.set_title(name, fontsize=10)
     ax.text(0, -(tallest + 2.25), f"{sc_params + params:,} parameters, "
             f"{total_macs / 1e6:,.1f}M MACs", ha="center", fontsize=9)  # fmt: skip
@@ -276,8 +285,11 @@ def plot_residual_blocks(blocks, *, size: int = 56, title: str | None = None):
     after it, its output shape, parameters and MACs), the shortcut (identity, zero-padded
     identity or projection), the addition and the final ReLU.
 
-    ``blocks`` is ``{title: block}`` of :class:`~cnnlib.models.resnet.BasicBlock` or
-    :class:`~cnnlib.models.resnet.Bottleneck`, each run once on a ``size`` x ``size`` input.
+    ``blocks`` is ``{title: block}`` of :class:`~cnnlib.models.resnet.BasicBlock`,
+    :class:`~cnnlib.models.resnet.Bottleneck` or
+    :class:`~cnnlib.models.preact_resnet.PreActBlock` (its batch norm and ReLU lead each
+    convolution, and nothing follows the addition), each run once on a ``size`` x ``size``
+    input.
     Returns the ``Figure``.
     """
     if not blocks:

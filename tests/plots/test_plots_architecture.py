@@ -53,7 +53,7 @@ def test_resnet20_blocks_two_3x3_convolutions_and_option_a_shortcuts():
     assert len(blocks) == 9
     size = 8
     for name, block in blocks:
-        in_shape, boxes, label, sc_params, macs = _block_layers(block, size)
+        in_shape, boxes, label, sc_params, macs, _ = _block_layers(block, size)
         width, stride = block.conv2.out_channels, block.conv1.stride[0]
         out = size // stride
         assert tuple(in_shape) == (block.conv1.in_channels, size, size), name
@@ -87,7 +87,7 @@ def test_resnet50_blocks_three_convolutions_and_projections(name, stride_in):
     assert sum(n.endswith(".0") for n, _ in blocks) == 4
     size = 8
     for block_name, block in blocks:
-        _, boxes, label, sc_params, macs = _block_layers(block, size)
+        _, boxes, label, sc_params, macs, _ = _block_layers(block, size)
         width = block.conv1.out_channels
         stride = 2 if block_name in ("layer2.0", "layer3.0", "layer4.0") else 1
         down = ", /2" if stride == 2 else ""
@@ -113,10 +113,10 @@ def test_block_layers_recognises_blocks_and_shortcuts_by_class():
     class MyPad(ZeroPadShortcut):  # a subclass is still a zero-padded identity
         pass
 
-    _, boxes, label, _, _ = _block_layers(BasicBlock(16, 32, 2, MyPad(16, 32, 2)), 8)
+    _, boxes, label, _, _, _ = _block_layers(BasicBlock(16, 32, 2, MyPad(16, 32, 2)), 8)
     assert label == "identity, /2,\n+16 zero channels" and len(boxes) == 2
     plain = BasicBlock(16, 16, shortcut=False).train()
-    _, boxes, label, sc_params, _ = _block_layers(plain, 8)
+    _, boxes, label, sc_params, _, _ = _block_layers(plain, 8)
     assert (label, sc_params, len(boxes)) == (None, 0, 2)
     assert plain.training  # the block's flag is restored
     assert all(not m._forward_hooks for m in plain.modules())
@@ -130,7 +130,7 @@ def test_block_layers_recognises_blocks_and_shortcuts_by_class():
         def residual(self, x):
             return self.conv(x)
 
-    with pytest.raises(ValueError, match="BasicBlock or Bottleneck"):
+    with pytest.raises(ValueError, match="BasicBlock, Bottleneck or PreActBlock"):
         _block_layers(LooksResidual(), 8)
     with pytest.raises(ValueError, match="residual block"):
         plots.plot_residual_blocks({"conv": nn.Conv2d(3, 3, 3)})
@@ -141,7 +141,21 @@ def test_plot_residual_blocks_draws_the_boxes_of_block_layers():
     blocks = {"basic": BasicBlock(64, 64), "bottleneck": Bottleneck(256, 64)}
     fig = plots.plot_residual_blocks(blocks, size=8)
     for ax, block in zip(fig.axes, blocks.values(), strict=True):
-        _, boxes, _, _, _ = _block_layers(block, 8)
+        _, boxes, _, _, _, _ = _block_layers(block, 8)
         texts = [t.get_text() for t in ax.texts]
         assert [t for t in texts if " conv, " in t and "\n" not in t] == [b[0] for b in boxes]
         assert len([p for p in ax.patches if type(p).__name__ == "FancyBboxPatch"]) == len(boxes)
+
+
+def test_a_pre_activation_block_leads_each_convolution_with_bn_and_relu():
+    from cnnlib.models.preact_resnet import PreActBlock
+
+    torch.manual_seed(0)
+    in_shape, boxes, label, sc_params, macs, after = _block_layers(PreActBlock(16, 16), 8)
+    assert [b[0] for b in boxes] == ["BN, ReLU -> 3x3 conv, 16"] * 2
+    assert all(b[1] == [] for b in boxes) and label == "identity" and sc_params == 0
+    assert sum(b[3] for b in boxes) == sum(p.numel() for p in PreActBlock(16, 16).parameters())
+    assert after.startswith("(nothing") and _block_layers(BasicBlock(16, 16), 8)[-1] == "ReLU"
+    fig = plots.plot_residual_blocks({"pre": PreActBlock(16, 32, stride=2)}, size=8)
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert "BN, ReLU -> 3x3 conv, 32, /2" in texts and any("projection" in t for t in texts)
