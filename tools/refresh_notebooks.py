@@ -15,7 +15,8 @@ notebook unchanged.
 
 ``--only-tag TAG`` runs only the setup cell and the cells tagged ``TAG`` (each such cell must
 be self-contained: its own imports, nothing from other cells) and stores their outputs; every
-other cell keeps its stored outputs. Use it for a cell added to a notebook whose full run is
+other cell keeps its stored outputs, and the code cells are numbered in order (nbval compares
+only numbered cells). Use it for a cell added to a notebook whose full run is
 long (a diagram drawn from a model); nbval still runs the whole notebook.
 
 ``--fix-setup`` first rewrites every notebook's setup cell (its first code cell) from
@@ -97,7 +98,9 @@ def _execute_tagged(path: Path, nb, timeout: int, kernel: str, tag: str) -> floa
     start = time.perf_counter()
     client.execute()
     for cell, done in zip(chosen, part.cells[1:], strict=True):
-        cell.outputs, cell.execution_count = done.outputs, None
+        cell.outputs = done.outputs
+    for count, cell in enumerate(code, start=1):  # nbval compares only numbered cells
+        cell.execution_count = count
     nbformat.validate(nb)
     nbformat.write(nb, path)
     return time.perf_counter() - start

@@ -82,8 +82,7 @@ def plot_single_deletions(result: dict[str, Any], *, title: str | None = None):
         ax.axhline(intact, color="0.2", ls="--", lw=1, label="nothing deleted")
         ax.set_xticks(range(len(rows)), [r["block"] for r in rows], rotation=45, fontsize=8)
         ax.set_ylabel("test error (%)")
-        ax.set_yscale("log")
-        ax.yaxis.set_major_formatter(mpl.ticker.ScalarFormatter())
+        ax.set_ylim(0, 1.15 * max(100 * r["test_error"] for r in rows))
         ax.legend(handles=[*ax.get_legend_handles_labels()[0],
                            mpl.patches.Patch(facecolor=PALETTE[1], hatch="//",
                                              label="downsampling block")], fontsize=8)  # fmt: skip
