@@ -58,11 +58,9 @@ def fix_setup(nb: nbformat.NotebookNode, source: str) -> bool:
     return old != (cell.source, cell.metadata["tags"])
 
 
-def execute(path: Path, timeout: int, kernel: str, only_tag: str | None = None) -> float:
-    nb = nbformat.read(path, as_version=4)
-    if only_tag:
-        return _execute_tagged(path, nb, timeout, kernel, only_tag)
-    nb.metadata["kernelspec"] = dict(KERNEL)
+def _run(nb, path: Path, timeout: int, kernel: str) -> float:
+    """Execute ``nb`` in a fresh kernel with the notebook's folder as working directory; the
+    seconds it took."""
     client = NotebookClient(
         nb,
         timeout=timeout,
@@ -72,7 +70,15 @@ def execute(path: Path, timeout: int, kernel: str, only_tag: str | None = None) 
     )
     start = time.perf_counter()
     client.execute()
-    seconds = time.perf_counter() - start
+    return time.perf_counter() - start
+
+
+def execute(path: Path, timeout: int, kernel: str, only_tag: str | None = None) -> float:
+    nb = nbformat.read(path, as_version=4)
+    if only_tag:
+        return _execute_tagged(path, nb, timeout, kernel, only_tag)
+    nb.metadata["kernelspec"] = dict(KERNEL)
+    seconds = _run(nb, path, timeout, kernel)
     if not _has_widgets(nb):
         nb.metadata.pop("widgets", None)  # widget state of nothing: noise in the diff
     nbformat.validate(nb)
@@ -88,22 +94,14 @@ def _execute_tagged(path: Path, nb, timeout: int, kernel: str, tag: str) -> floa
         raise SystemExit(f"{path}: no cell is tagged {tag!r}")
     part = nbformat.v4.new_notebook(metadata=dict(nb.metadata, kernelspec=dict(KERNEL)))
     part.cells = [nbformat.from_dict(dict(c)) for c in [code[0], *chosen]]
-    client = NotebookClient(
-        part,
-        timeout=timeout,
-        kernel_name=kernel,
-        resources={"metadata": {"path": str(path.parent)}},
-        record_timing=False,
-    )
-    start = time.perf_counter()
-    client.execute()
+    seconds = _run(part, path, timeout, kernel)
     for cell, done in zip(chosen, part.cells[1:], strict=True):
         cell.outputs = done.outputs
     for count, cell in enumerate(code, start=1):  # nbval compares only numbered cells
         cell.execution_count = count
     nbformat.validate(nb)
     nbformat.write(nb, path)
-    return time.perf_counter() - start
+    return seconds
 
 
 def _has_widgets(nb) -> bool:

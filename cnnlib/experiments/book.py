@@ -13,6 +13,28 @@ from cnnlib.experiments.registry import Arm, Budget, Experiment, register
 
 __all__ = ["DEGRADATION", "LESION", "PREACT"]
 
+# The small-data design of the degradation and preact experiments: 1,000 training images without
+# augmentation and half-width nets, so that how fast each net fits its training data shows.
+_FIT_1000 = dict(
+    train_per_class=100,
+    test_per_class=50,
+    batch_size=64,
+    augment=False,
+    model_kwargs={"widths": (8, 16, 32)},
+)
+# The gpu budget of both: full CIFAR-10 with augmentation, paper widths, mixed precision.
+_FULL_GPU = dict(
+    train_per_class=None,
+    test_per_class=None,
+    epochs=30,
+    batch_size=128,
+    eval_every=2,
+    train_eval_per_class=500,
+    device="cuda",
+    amp=True,
+    seeds=(0, 1, 2),
+)
+
 _SMOKE = dict(
     train_per_class=4,
     test_per_class=2,
@@ -56,41 +78,22 @@ DEGRADATION = register(
             # so that a net that optimises well can fit them within the budget; every width is
             # halved (8-16-32 channels) to fit 2 CPU cores.
             "cpu": Budget(
-                train_per_class=100,
-                test_per_class=50,
+                **_FIT_1000,
                 epochs=21,
-                batch_size=64,
                 eval_every=3,
-                augment=False,
                 seeds=(0, 1),
-                model_kwargs={"widths": (8, 16, 32)},
                 note="1,000 images, 21 epochs (336 steps), half-width nets; about 10 minutes on "
                 "2 CPU cores",
             ),
             "long": Budget(
-                train_per_class=100,
-                test_per_class=50,
+                **_FIT_1000,
                 epochs=40,
-                batch_size=64,
                 eval_every=4,
-                augment=False,
                 seeds=(0, 1, 2),
-                model_kwargs={"widths": (8, 16, 32)},
                 note="1,000 images, 40 epochs (640 steps), half-width nets; about 30 minutes on "
                 "2 CPU cores",
             ),
-            "gpu": Budget(
-                train_per_class=None,
-                test_per_class=None,
-                epochs=30,
-                batch_size=128,
-                eval_every=2,
-                train_eval_per_class=500,
-                device="cuda",
-                amp=True,
-                seeds=(0, 1, 2),
-                note="about 10 minutes on one GPU",
-            ),
+            "gpu": Budget(**_FULL_GPU, note="about 10 minutes on one GPU"),
         },
         chapter="06_resnet",
     )
@@ -175,43 +178,24 @@ PREACT = register(
         ),
         budgets={
             "smoke": Budget(**_SMOKE, model_kwargs={"widths": (4, 8, 16)}),
-            # As the degradation experiment: 1,000 images without augmentation and half-width
-            # nets, so that how fast each net fits its training data shows within the budget.
             "cpu": Budget(
-                train_per_class=100,
-                test_per_class=50,
+                **_FIT_1000,
                 epochs=15,
-                batch_size=64,
                 eval_every=3,
-                augment=False,
                 seeds=(0, 1),
-                model_kwargs={"widths": (8, 16, 32)},
                 note="1,000 images, 15 epochs, half-width 110-layer nets; about 15 minutes "
                 "on 2 CPU cores",
             ),
             "long": Budget(
-                train_per_class=100,
-                test_per_class=50,
+                **_FIT_1000,
                 epochs=30,
-                batch_size=64,
                 eval_every=3,
-                augment=False,
                 seeds=(0, 1, 2),
-                model_kwargs={"widths": (8, 16, 32)},
                 note="1,000 images, 30 epochs, half-width 110-layer nets; about 45 minutes "
                 "on 2 CPU cores",
             ),
             "gpu": Budget(
-                train_per_class=None,
-                test_per_class=None,
-                epochs=30,
-                batch_size=128,
-                eval_every=2,
-                train_eval_per_class=500,
-                device="cuda",
-                amp=True,
-                seeds=(0, 1, 2),
-                note="full CIFAR-10, 30 epochs; about 15 minutes on one GPU",
+                **_FULL_GPU, note="full CIFAR-10, 30 epochs; about 15 minutes on one GPU"
             ),
         },
         chapter="07_residual_gradient",
