@@ -183,7 +183,7 @@ PREACT = register(
                 epochs=15,
                 eval_every=3,
                 seeds=(0, 1),
-                note="1,000 images, 15 epochs, half-width 110-layer nets; about 15 minutes "
+                note="1,000 images, 15 epochs, half-width 110-layer nets; about 10 minutes "
                 "on 2 CPU cores",
             ),
             "long": Budget(
@@ -191,7 +191,7 @@ PREACT = register(
                 epochs=30,
                 eval_every=3,
                 seeds=(0, 1, 2),
-                note="1,000 images, 30 epochs, half-width 110-layer nets; about 45 minutes "
+                note="1,000 images, 30 epochs, half-width 110-layer nets; about 30 minutes "
                 "on 2 CPU cores",
             ),
             "gpu": Budget(

@@ -91,7 +91,7 @@ def _start(
     )
     if path.is_file():
         stored = json.loads(path.read_text())
-        if stored.get("design") != design:
+        if _without_note(stored.get("design")) != _without_note(design):
             raise ExperimentError(
                 f"{path} holds runs of another design of {exp.name!r} (its budget or arms "
                 "changed); move it away or pass another --results directory"
@@ -108,6 +108,13 @@ def _start(
         "runs": [],
         "card": {**_card(exp.name, budget, seeds, arms, b), "seconds": 0.0},
     }
+
+
+def _without_note(design: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The design without the budget's note: rewording a note does not change an experiment."""
+    if not design:
+        return design
+    return {**design, "budget": {k: v for k, v in design["budget"].items() if k != "note"}}
 
 
 def _arm_dict(arm: Arm) -> dict[str, Any]:

@@ -423,3 +423,23 @@ def test_lesion_analyses_a_trained_model_and_stores_every_seed(tmp_path):
     assert (tmp_path / "trained" / "resnet20" / "smoke.pt").is_file()  # trained once, reused
     again = experiments.run("lesion", "smoke", results=tmp_path, progress=False)
     assert again["runs"] == stored["runs"]
+
+
+def test_a_reworded_budget_note_is_the_same_design(tmp_path):
+    """The note is prose: rewording it keeps a stored result valid; any other change does not."""
+    from cnnlib.experiments.runner import _start
+
+    exp = experiments.get("degradation")
+    b = exp.budget("smoke")
+    path = tmp_path / "degradation" / "smoke.json"
+    path.parent.mkdir(parents=True)
+    fresh = _start(exp, "smoke", b, [0], list(exp.arms), path)
+    fresh["design"]["budget"]["note"] = "an older wording"
+    path.write_text(json.dumps(fresh))
+    assert _start(exp, "smoke", b, [0], list(exp.arms), path)["design"]["budget"]["note"] == (
+        "an older wording"
+    )
+    fresh["design"]["budget"]["epochs"] += 1
+    path.write_text(json.dumps(fresh))
+    with pytest.raises(experiments.ExperimentError, match="another design"):
+        _start(exp, "smoke", b, [0], list(exp.arms), path)
