@@ -210,16 +210,15 @@ class _GoogLeNetBase(nn.Module):
 
     min_input_size = 1
 
-    def _build_inceptions(self, **inception_kwargs: Any) -> None:
+    def _build_inceptions(self, pool4: int = 2, **inception_kwargs: Any) -> None:
         for name, cfg in INCEPTION_CONFIGS.items():
             setattr(self, name, Inception(*cfg, **inception_kwargs))
             if name == "inception3b":
                 self.maxpool3 = nn.MaxPool2d(3, stride=2, ceil_mode=True)  # 28 -> 14
             elif name == "inception4e":
-                # torchvision's 2x2/2; table 1 of the paper has 3x3/2 here. Both give 14 -> 7
-                # and have no weights; shared by googlenet_paper so that the two differ only
-                # where the chapter compares them (departure from the paper, named here).
-                self.maxpool4 = nn.MaxPool2d(2, stride=2, ceil_mode=True)  # 14 -> 7
+                # table 1 of the paper: 3x3/2 (pool4=3, googlenet_paper); torchvision: 2x2/2.
+                # Both give 14 -> 7 with ceil rounding and have no weights.
+                self.maxpool4 = nn.MaxPool2d(pool4, stride=2, ceil_mode=True)  # 14 -> 7
 
     def _inceptions(self, x: Tensor) -> tuple[Tensor, Tensor | None, Tensor | None]:
         x = self.inception3a(x)  # (N, 256, 28, 28)
@@ -333,7 +332,7 @@ class GoogLeNetPaper(_GoogLeNetBase):
         self.conv3 = ConvReLU(64, 192, kernel_size=3, padding=1)
         self.lrn2 = nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=1.0)
         self.maxpool2 = nn.MaxPool2d(3, stride=2, ceil_mode=True)  # -> 28
-        self._build_inceptions(conv_block=ConvReLU, branch3_kernel=5)
+        self._build_inceptions(pool4=3, conv_block=ConvReLU, branch3_kernel=5)
         aux = partial(InceptionAuxPaper, num_classes=num_classes, dropout=dropout_aux)
         self.aux1, self.aux2 = (aux(512), aux(528)) if aux_logits else (None, None)
         # Departure: adaptive instead of the paper's 7x7 average pool (the same at 224).

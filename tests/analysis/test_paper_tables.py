@@ -121,13 +121,9 @@ def test_googlenet_table1_structure_matches_the_paper(rows, column):
 
 
 def test_googlenet_table1_patch_sizes(rows):
+    # every row, the 3x3/2 pool before inception5a included (torchvision's is 2x2/2)
     for key, row in rows.items():
-        if key == "maxpool4":
-            # cnnlib's googlenet_paper shares torchvision's 2x2/2 pool before inception5a (the
-            # paper's table says 3x3/2); both give 7x7 from 14x14 with ceil_mode.
-            assert (row["patch size/stride"], paper(key, "patch size/stride")) == ("2x2/2", "3x3/2")
-        else:
-            assert row["patch size/stride"] == paper(key, "patch size/stride"), key
+        assert row["patch size/stride"] == paper(key, "patch size/stride"), key
 
 
 # Rows where the paper's parameter count (K = 1024 weights) is the arithmetic of its own widths,

@@ -69,6 +69,7 @@ def test_googlenet_paper_departures_from_torchvision():
     assert tv.inception3a.branch3[1].conv.kernel_size == (3, 3)  # torchvision's known bug
     assert sum(isinstance(m, nn.LocalResponseNorm) for m in paper.modules()) == 2
     assert paper.dropout.p == 0.4 and paper.aux1.dropout.p == 0.7
+    assert (paper.maxpool4.kernel_size, tv.maxpool4.kernel_size) == (3, 2)  # before 5a: table 1
     assert isinstance(paper.aux1.pool, nn.AvgPool2d)
     assert (paper.aux1.pool.kernel_size, paper.aux1.pool.stride) == (5, 3)
     assert paper.aux1.conv.conv.out_channels == 128
