@@ -312,7 +312,9 @@ class GoogLeNetPaper(_GoogLeNetBase):
     ``aux_logits`` is set (the paper weights each auxiliary loss by 0.3), else the logits.
     """
 
-    min_input_size = 15  # the trunk's; in training the aux heads check their own (223 to 255)
+    # the trunk's: its 3x3/2 pool before 5a needs a 2x2 map (31 pixels); in training the aux
+    # heads check their own (223 to 255)
+    min_input_size = 31
 
     def __init__(
         self,
