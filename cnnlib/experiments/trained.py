@@ -114,6 +114,11 @@ def trained(
     if path.is_file():
         model = models.create(recipe.model, **(b.model_kwargs | recipe.model_kwargs))
         meta = json.loads(path.with_suffix(".json").read_text())
+        if _without_note(meta.get("design")) != _without_note(b.to_dict()):
+            raise ExperimentError(
+                f"{path} was trained with another recipe than {name!r} at {budget!r} has now "
+                "(its budget changed); remove it (and its .json) to train it again"
+            )
         state = torch.load(path, map_location="cpu", weights_only=True)
         model.load_state_dict({k: v.to(model.state_dict()[k].dtype) for k, v in state.items()})
         print(
@@ -130,6 +135,11 @@ def trained(
         _store(model, meta, path)
         shutil.rmtree(work, ignore_errors=True)
     return model.to(device or "cpu").eval()
+
+
+def _without_note(design: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A budget's settings without its note (rewording a note changes no recipe)."""
+    return None if design is None else {k: v for k, v in design.items() if k != "note"}
 
 
 def _train(

@@ -443,3 +443,16 @@ def test_a_reworded_budget_note_is_the_same_design(tmp_path):
     path.write_text(json.dumps(fresh))
     with pytest.raises(experiments.ExperimentError, match="another design"):
         _start(exp, "smoke", b, [0], list(exp.arms), path)
+
+
+def test_a_stored_trained_model_of_another_recipe_is_refused(tmp_path):
+    experiments.trained("resnet20", "smoke", results=tmp_path, progress=False)
+    meta_path = tmp_path / "trained" / "resnet20" / "smoke.json"
+    meta = json.loads(meta_path.read_text())
+    meta["design"]["note"] = "reworded"  # prose only: still the same recipe
+    meta_path.write_text(json.dumps(meta))
+    experiments.trained("resnet20", "smoke", results=tmp_path, progress=False)
+    meta["design"]["epochs"] += 1
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(experiments.ExperimentError, match="trained with another recipe"):
+        experiments.trained("resnet20", "smoke", results=tmp_path, progress=False)
