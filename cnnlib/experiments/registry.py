@@ -18,10 +18,17 @@ __all__ = [
     "get",
     "list_experiments",
     "register",
+    "settings",
 ]
 
 #: The budgets every experiment defines, smallest first (book/running.md, "The book's experiments").
 BUDGETS = ("smoke", "cpu", "long", "gpu")
+
+
+def settings(budget: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A budget's stored dict without its note: what two runs must share to be comparable
+    (rewording a note changes nothing that was run)."""
+    return None if budget is None else {k: v for k, v in budget.items() if k != "note"}
 
 
 class ExperimentError(CnnlibError, ValueError):

@@ -21,7 +21,14 @@ import torch
 from tqdm.auto import tqdm
 
 from cnnlib import data, models
-from cnnlib.experiments.registry import Arm, Budget, Experiment, ExperimentError, get
+from cnnlib.experiments.registry import (
+    Arm,
+    Budget,
+    Experiment,
+    ExperimentError,
+    get,
+    settings,
+)
 from cnnlib.experiments.store import check_writable, repository_results, result_path, save
 from cnnlib.runtime import atomic_write_json, device_name, resolve_device, versions
 from cnnlib.train import TrainConfig, evaluate, fit
@@ -111,10 +118,8 @@ def _start(
 
 
 def _without_note(design: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The design without the budget's note: rewording a note does not change an experiment."""
-    if not design:
-        return design
-    return {**design, "budget": {k: v for k, v in design["budget"].items() if k != "note"}}
+    """The design with its budget's :func:`settings` (rewording a note changes no experiment)."""
+    return design and {**design, "budget": settings(design.get("budget"))}
 
 
 def _arm_dict(arm: Arm) -> dict[str, Any]:

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from cnnlib import data, models
-from cnnlib.experiments.registry import Arm, Budget, ExperimentError
+from cnnlib.experiments.registry import Arm, Budget, ExperimentError, settings
 from cnnlib.experiments.runner import load_data, prepare
 from cnnlib.experiments.store import check_writable, results_dir
 from cnnlib.runtime import atomic_write, atomic_write_json, device_name, versions
@@ -114,7 +114,7 @@ def trained(
     if path.is_file():
         model = models.create(recipe.model, **(b.model_kwargs | recipe.model_kwargs))
         meta = json.loads(path.with_suffix(".json").read_text())
-        if _without_note(meta.get("design")) != _without_note(b.to_dict()):
+        if settings(meta.get("design")) != settings(b.to_dict()):
             raise ExperimentError(
                 f"{path} was trained with another recipe than {name!r} at {budget!r} has now "
                 "(its budget changed); remove it (and its .json) to train it again"
@@ -135,11 +135,6 @@ def trained(
         _store(model, meta, path)
         shutil.rmtree(work, ignore_errors=True)
     return model.to(device or "cpu").eval()
-
-
-def _without_note(design: dict[str, Any] | None) -> dict[str, Any] | None:
-    """A budget's settings without its note (rewording a note changes no recipe)."""
-    return None if design is None else {k: v for k, v in design.items() if k != "note"}
 
 
 def _train(
