@@ -27,6 +27,7 @@ __all__ = [
     "autocorrelation",
     "calibrate_batchnorm",
     "delete_blocks",
+    "error_rate",
     "error_vs_deletions",
     "error_vs_reorderings",
     "line_gradients",
@@ -68,7 +69,8 @@ def reorder_blocks(model: nn.Module, swaps: Sequence[tuple[str, str]]) -> nn.Mod
     return model
 
 
-def _error(model: nn.Module, loader: Iterable, device: Any) -> float:
+def error_rate(model: nn.Module, loader: Iterable, device: Any = None) -> float:
+    """The model's error (a fraction) on ``loader``, from :func:`cnnlib.train.evaluate`."""
     from cnnlib.train import evaluate
 
     return 1.0 - evaluate(model, loader, device=device)["acc"]
@@ -93,7 +95,7 @@ def error_vs_deletions(
         if not 0 <= k <= len(keep):
             raise ValueError(f"k must be in [0, {len(keep)}] (shape-keeping blocks); got {k}")
         subsets = _subsets(keep, k, samples, rng)
-        out[k] = [_error(delete_blocks(model, s), loader, device) for s in subsets]
+        out[k] = [error_rate(delete_blocks(model, s), loader, device) for s in subsets]
     return out
 
 
@@ -122,7 +124,7 @@ def error_vs_reorderings(
     out = {}
     for k in ks:
         out[k] = [
-            _error(reorder_blocks(model, [rng.choice(pairs) for _ in range(k)]), loader, device)
+            error_rate(reorder_blocks(model, [rng.choice(pairs) for _ in range(k)]), loader, device)
             for _ in range(samples if k else 1)
         ]
     return out

@@ -73,7 +73,7 @@ def _size(value) -> tuple[int, int]:
     return tuple(value) if isinstance(value, tuple) else (value, value)
 
 
-def _label(name: str, module: nn.Module, towers: int, shape: tuple[int, ...], in_shape) -> str:
+def _label(name: str, module: nn.Module, towers: int, shape: tuple[int, ...]) -> str:
     """The figure's text for one layer, as the papers write it."""
     if isinstance(module, nn.Conv2d):
         (kh, kw), s = module.kernel_size, module.stride[0]
@@ -164,7 +164,7 @@ def _add_towers(nodes: list[Node], modules: dict[str, nn.Module]) -> list[Node]:
             crosses, towers = towers > 1, 1
         label = node.label
         if node.kind == "conv" and towers > 1:
-            label = _label(node.name, module, towers, node.shape, None)
+            label = _label(node.name, module, towers, node.shape)
         out.append(Node(node.name, node.kind, label, node.shape, towers, crosses))
     return out
 
@@ -195,7 +195,7 @@ def _nodes(net: nn.Module, calls: dict, expand_inception: bool):
         adaptive = isinstance(module, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d))
         if adaptive and shape == in_shape:
             continue  # an adaptive pool that does nothing at this input size
-        node = Node(name, _kind(module), _label(name, module, 1, shape, in_shape), shape)
+        node = Node(name, _kind(module), _label(name, module, 1, shape), shape)
         head = next((h for h in heads if name.startswith(f"{h}.")), None)
         (heads[head][1] if head else trunk).append(node)
     return trunk, heads, blocks

@@ -47,7 +47,7 @@ def _single_deletions(model, loader) -> list[dict[str, Any]]:
         {
             "block": name,
             "downsampling": is_downsampling(model.get_submodule(name)),
-            "test_error": ensemble._error(remove_block(model, name), loader, None),
+            "test_error": ensemble.error_rate(remove_block(model, name), loader),
         }
         for name in blocks(model)
     ]
