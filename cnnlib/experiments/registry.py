@@ -53,7 +53,9 @@ class Budget:
     ``train_per_class`` images of each class are trained on (``None``: all 5,000);
     ``train_error`` is measured in eval mode on a fixed class-balanced subset of them
     (``train_eval_per_class``), ``test_error`` on ``test_per_class`` test images per class.
-    ``model_kwargs`` (for example narrower ``widths``) apply to every arm alike.
+    ``model_kwargs`` (for example narrower ``widths``) apply to every arm alike. ``schedule`` is
+    a :class:`~cnnlib.train.TrainConfig` schedule; ``init`` is ``"default"`` (the model's own) or
+    ``"lsuv"`` (:func:`cnnlib.models.layers.lsuv_init_` on a batch of the training images).
     """
 
     train_per_class: int | None
@@ -72,12 +74,25 @@ class Budget:
     model_kwargs: dict[str, Any] = field(default_factory=dict)
     allow_synthetic: bool = False  # the smoke budget only: tests run without CIFAR-10
     note: str = ""
+    schedule: str = "cosine"
+    init: str = "default"
+
+    def __post_init__(self) -> None:
+        if self.init not in INITS:
+            raise ValueError(f"init must be one of {', '.join(INITS)}; got {self.init!r}")
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-friendly dict (stored with the results)."""
+        """A JSON-friendly dict (stored with the results). Settings added after results were
+        stored are left out at their defaults, so those results keep their design."""
         d = asdict(self)
         d["seeds"] = list(self.seeds)
-        return d
+        return {k: v for k, v in d.items() if k not in _LATER or v != _LATER[k]}
+
+
+#: Budget.init's choices
+INITS = ("default", "lsuv")
+#: Budget settings added after results were stored, with their defaults
+_LATER = {"schedule": "cosine", "init": "default"}
 
 
 @dataclass(frozen=True)
@@ -91,6 +106,9 @@ class Experiment:
     arms: tuple[Arm, ...]
     budgets: dict[str, Budget]
     chapter: str = ""
+    #: where set, each run's ``final`` also holds ``epochs_to_target``: the first evaluated epoch
+    #: whose training error is at most this (``None`` if none is)
+    target_train_error: float | None = None
     #: ``"module:function"`` of an experiment that analyses a trained model instead of training
     #: its arms (its budgets are that function's own, for example ``AnalysisBudget``)
     analysis: str | None = None

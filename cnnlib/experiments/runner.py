@@ -30,10 +30,11 @@ from cnnlib.experiments.registry import (
     settings,
 )
 from cnnlib.experiments.store import check_writable, repository_results, result_path, save
+from cnnlib.models.layers import lsuv_init_
 from cnnlib.runtime import atomic_write_json, device_name, resolve_device, versions
 from cnnlib.train import TrainConfig, evaluate, fit
 
-__all__ = ["load_data", "prepare", "run"]
+__all__ = ["epochs_to", "load_data", "prepare", "run"]
 
 
 def run(
@@ -72,6 +73,10 @@ def run(
             bar.set_description(f"{name} {arm.name} seed {seed}")
             run_dir = work / f"{arm.name}-s{seed}"
             record = _one_run(arm, seed, b, (train_set, fixed, test_set), run_dir, bar)
+            if exp.target_train_error is not None:
+                record["final"]["epochs_to_target"] = epochs_to(
+                    record["history"], exp.target_train_error
+                )
             result["runs"].append(record)
             result["card"]["seconds"] += time.perf_counter() - started
             started = time.perf_counter()
@@ -80,6 +85,12 @@ def run(
             shutil.rmtree(run_dir, ignore_errors=True)
     shutil.rmtree(work, ignore_errors=True)
     return result
+
+
+def epochs_to(history: list[dict[str, Any]], train_error: float) -> int | None:
+    """The first evaluated epoch of ``history`` whose training error is at most
+    ``train_error``; ``None`` if it never gets there."""
+    return next((h["epoch"] for h in history if h["train_error"] <= train_error), None)
 
 
 def _has_run(result: dict[str, Any], arm: str, seed: int) -> bool:
@@ -177,10 +188,13 @@ def prepare(arm: Arm, seed: int, b: Budget, train_set: Any) -> tuple:
     device = str(resolve_device(b.device))
     torch.manual_seed(seed)
     model = models.create(arm.model, **(b.model_kwargs | arm.model_kwargs)).to(device)
+    if b.init == "lsuv":  # on the first 256 training images, the same for every arm and seed
+        batch = next(iter(data.DeviceLoader(train_set, 256, train=False, device=device)))[0]
+        lsuv_init_(model, batch)
     config = TrainConfig(
         epochs=b.epochs,
         lr=arm.lr or b.lr,
-        schedule="cosine",
+        schedule=b.schedule,
         warmup_epochs=b.warmup_epochs,
         weight_decay=b.weight_decay,
         seed=seed,

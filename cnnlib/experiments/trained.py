@@ -67,15 +67,18 @@ TRAINED: dict[str, Recipe] = {
                 "long": Budget(
                     train_per_class=None,
                     test_per_class=None,
-                    epochs=16,
+                    epochs=30,
+                    weight_decay=5e-4,
                     seeds=(0, 1),
-                    note="full CIFAR-10 with crop and flip, 16 epochs (cosine); about 45 "
-                    "minutes on 2 CPU cores",
+                    note="full CIFAR-10 with crop and flip, 30 epochs (cosine, weight decay "
+                    "5e-4, the usual choice for short schedules); about 80 minutes on 2 CPU "
+                    "cores (16 epochs at the paper's 1e-4 reached only 83.8%)",
                 ),
                 "gpu": Budget(
                     train_per_class=None,
                     test_per_class=None,
                     epochs=30,
+                    weight_decay=5e-4,
                     device="cuda",
                     amp=True,
                     seeds=(0, 1),

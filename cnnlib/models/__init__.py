@@ -26,7 +26,7 @@ from cnnlib.models._registry import (
     list_models,
     register,
 )
-from cnnlib.models.alexnet import AlexNet, AlexNetCifar, AlexNetPaper
+from cnnlib.models.alexnet import AlexNet, AlexNetCifar, AlexNetPaper, ConvNet4
 from cnnlib.models.googlenet import (
     GoogLeNet,
     GoogLeNetCifar,
@@ -50,6 +50,7 @@ __all__ = [
     "AlexNet",
     "AlexNetCifar",
     "AlexNetPaper",
+    "ConvNet4",
     "BasicBlock",
     "Bottleneck",
     "CifarResNet",

@@ -7,6 +7,10 @@ Neural Networks", NeurIPS 2012).
   ``groups=2`` in conv2/4/5, local response normalisation after conv1 and conv2, overlapping
   3x3/2 max pooling, 227x227 input (the paper's text says 224, but (224 - 11) / 4 + 1 is not an
   integer; 227 gives the 55x55 maps of its figure 2).
+* ``convnet4_cifar``: the four-layer CIFAR-10 net of the paper's figure 1 (ReLU vs tanh), as
+  Krizhevsky's cuda-convnet ships it (``layers-80sec.cfg``): three 5x5 convolutions with 32, 32
+  and 64 filters, each followed by a 3x3/2 pool (max, then average, average), and one linear
+  layer (:class:`ConvNet4`).
 * ``alexnet_cifar``: a CIFAR-scale (32x32) teaching model with AlexNet's layout, far fewer
   channels (a CPU trains it in minutes) and the activation, dropout, LRN and first layer as
   arguments, which is what chapters 2-3 vary (:class:`AlexNetCifar`).
@@ -202,9 +206,54 @@ class AlexNetCifar(nn.Module):
         return self.classifier(x)
 
 
+class ConvNet4(nn.Module):
+    """The four weight layers of the paper's figure 1 (cuda-convnet's ``layers-80sec.cfg``)::
+
+        conv1 5x5, 32 -> act -> maxpool 3x3/2    (32x32 -> 16x16)
+        conv2 5x5, 32 -> act -> avgpool 3x3/2    (-> 8x8)
+        conv3 5x5, 64 -> act -> avgpool 3x3/2    (-> 4x4)
+        fc 1024 -> num_classes
+
+    Departures: no LRN (the paper does not say its figure-1 net had any); PyTorch's pooling
+    pads by 1 where cuda-convnet rounds the last window up (the same 16-8-4 map sizes).
+    """
+
+    min_input_size = 8
+
+    def __init__(self, num_classes: int = 10, activation: str = "relu") -> None:
+        super().__init__()
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}; got {activation!r}")
+        act = ACTIVATIONS[activation]
+        self.activation = activation
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 32, kernel_size=5, padding=2),
+            act(),
+            _pool(),
+            nn.Conv2d(32, 32, kernel_size=5, padding=2),
+            act(),
+            nn.AvgPool2d(kernel_size=3, stride=2, padding=1, count_include_pad=False),
+            nn.Conv2d(32, 64, kernel_size=5, padding=2),
+            act(),
+            nn.AvgPool2d(kernel_size=3, stride=2, padding=1, count_include_pad=False),
+        )
+        self.avgpool = nn.AdaptiveAvgPool2d((4, 4))  # a no-op at 32x32
+        self.classifier = nn.Linear(64 * 4 * 4, num_classes)
+
+    def forward(self, x: Tensor) -> Tensor:
+        check_input(x, model=type(self).__name__, min_size=self.min_input_size)
+        return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
+
+
 def _pool() -> nn.MaxPool2d:
     """AlexNet's overlapping pooling (3x3 windows, stride 2); padding 1 halves even sizes."""
     return nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+
+
+@register
+def convnet4_cifar(**kwargs: Any) -> ConvNet4:
+    """The four-layer CIFAR-10 net of AlexNet's figure 1 (``activation="relu"`` or ``"tanh"``)."""
+    return ConvNet4(**kwargs)
 
 
 @register

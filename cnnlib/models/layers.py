@@ -12,6 +12,7 @@ __all__ = [
     "alexnet_classifier",
     "check_input",
     "load_weights",
+    "lsuv_init_",
     "overwrite_named_param",
     "paper_lrn",
     "resolve_weights",
@@ -103,3 +104,36 @@ def load_weights(model: nn.Module, weights: Any, *, progress: bool = True) -> No
             "or create the model with weights=None."
         ) from err
     model.load_state_dict(state_dict)
+
+
+@torch.no_grad()
+def lsuv_init_(model: nn.Module, x: torch.Tensor) -> dict[str, float]:
+    """Layer-sequential unit-variance initialisation (Mishkin & Matas, "All you need is a good
+    init", 2016, without their orthonormal first step): each convolution and linear layer, in
+    the order they run, gets He-normal weights (gain 1) and zero biases, then is rescaled so that
+    its output on the batch ``x`` has standard deviation 1.
+
+    Unlike a gain chosen for the activation, it also corrects for what the analytic rules leave
+    out (max-pooling of ReLU outputs raises the scale of every layer after it), and it treats
+    every activation alike: the init for comparing activations. Returns ``{layer: scale}``."""
+    if not isinstance(x, torch.Tensor) or x.dim() < 2 or x.shape[0] < 2:
+        raise ValueError(f"x must be a batch of at least 2 inputs; got {getattr(x, 'shape', x)!r}")
+    layers = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.Conv2d | nn.Linear)]
+    if not layers:
+        raise ValueError("model has no convolution or linear layer to initialise")
+    was_training, scales, seen = model.training, {}, []
+    model.eval()
+    for name, layer in layers:
+        nn.init.kaiming_normal_(layer.weight, nonlinearity="linear")
+        if layer.bias is not None:
+            nn.init.zeros_(layer.bias)
+        seen.clear()
+        handle = layer.register_forward_hook(lambda _m, _i, out: seen.append(out))
+        try:
+            model(x)
+        finally:
+            handle.remove()
+        scales[name] = 1 / float(seen[0].std())
+        layer.weight.mul_(scales[name])
+    model.train(was_training)
+    return scales

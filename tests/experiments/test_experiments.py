@@ -14,6 +14,7 @@ import torch
 from cnnlib import experiments
 from cnnlib.experiments import runner
 from cnnlib.experiments.cli import main
+from cnnlib.experiments.registry import settings
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -95,6 +96,9 @@ def _check_schema(result: dict, exp) -> None:
             assert 0 <= h["train_error"] <= 1 and 0 <= h["test_error"] <= 1
         assert {"train_error", "test_error"} <= set(run["final"])
         assert run["final"]["train_error"] == run["history"][-1]["train_error"]
+        if exp.target_train_error is not None:
+            reached = run["final"]["epochs_to_target"]
+            assert reached == runner.epochs_to(run["history"], exp.target_train_error)
 
 
 @pytest.mark.slow
@@ -456,3 +460,40 @@ def test_a_stored_trained_model_of_another_recipe_is_refused(tmp_path):
     meta_path.write_text(json.dumps(meta))
     with pytest.raises(experiments.ExperimentError, match="trained with another recipe"):
         experiments.trained("resnet20", "smoke", results=tmp_path, progress=False)
+
+
+def test_epochs_to_is_the_first_evaluation_at_or_below_the_target():
+    history = [{"epoch": e, "train_error": err} for e, err in [(0, 0.9), (2, 0.3), (4, 0.25)]]
+    assert runner.epochs_to(history, 0.25) == 4
+    assert runner.epochs_to(history, 0.5) == 2
+    assert runner.epochs_to(history, 0.1) is None
+
+
+def test_budget_settings_added_later_keep_stored_designs_and_check_their_values():
+    b = experiments.Budget(train_per_class=1, test_per_class=1, epochs=1)
+    assert "schedule" not in b.to_dict() and "init" not in b.to_dict()  # as stored before
+    lsuv = dataclasses.replace(b, init="lsuv", schedule="constant").to_dict()
+    assert lsuv["init"] == "lsuv" and lsuv["schedule"] == "constant"
+    with pytest.raises(ValueError, match="init must be one of default, lsuv"):
+        dataclasses.replace(b, init="xavier")
+    stored = json.loads((REPO / "results" / "degradation" / "cpu.json").read_text())
+    design = json.loads(json.dumps(experiments.get("degradation").budget("cpu").to_dict()))
+    del design["seeds"]
+    assert settings(stored["design"]["budget"]) == settings(design)
+
+
+def test_relu_tanh_uses_each_activations_fastest_rate_of_the_stored_sweep():
+    """The paper picked each activation's learning rate to train fastest; relu_tanh's arms hold
+    the rates its sweep found (fewest mean epochs to 25%, a run that never gets there counting
+    as the budget)."""
+    sweep = json.loads((REPO / "results" / "relu_tanh_lr" / "cpu.json").read_text())
+    budget = sweep["design"]["budget"]["epochs"]
+    best: dict[str, tuple[float, float]] = {}
+    for arm in experiments.get("relu_tanh_lr").arms:
+        runs = [r["final"] for r in sweep["runs"] if r["arm"] == arm.name]
+        assert len(runs) == 2
+        mean = sum(r["epochs_to_target"] or budget for r in runs) / len(runs)
+        act = arm.model_kwargs["activation"]
+        best[act] = min(best.get(act, (math.inf, 0.0)), (mean, arm.lr))
+    for arm in experiments.get("relu_tanh").arms:
+        assert arm.lr == best[arm.model_kwargs["activation"]][1], arm.name

@@ -8,7 +8,8 @@ import torch
 from torch import nn
 
 import cnnlib.models as M
-from cnnlib.models.layers import alexnet_classifier, paper_lrn
+from cnnlib.analysis.dynamics import response_stds
+from cnnlib.models.layers import alexnet_classifier, lsuv_init_, paper_lrn
 
 
 def test_alexnet_paper_structure(shapes_after):
@@ -96,3 +97,35 @@ def test_cifar_alexnet_options():
     relu.load_state_dict(M.create("alexnet_cifar", activation="tanh").state_dict(), strict=True)
     with pytest.raises(ValueError, match="activation must be one of"):
         M.create("alexnet_cifar", activation="gelu")
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_convnet4_is_figure_1s_four_layer_net(activation, shapes_after):
+    """cuda-convnet's layers-80sec net: 5x5 convs of 32, 32, 64 filters, 3x3/2 pools (max, avg,
+    avg), one linear layer: 2,432 + 25,632 + 51,264 + 10,250 parameters."""
+    model = M.create("convnet4_cifar", activation=activation)
+    weights = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    assert len(weights) == 4 and sum(p.numel() for p in model.parameters()) == 89_578
+    acts = [m for m in model.modules() if isinstance(m, (nn.ReLU, nn.Tanh))]
+    assert len(acts) == 3 and all(type(m).__name__.lower() == activation for m in acts)
+    pools = [m for m in model.modules() if isinstance(m, (nn.MaxPool2d, nn.AvgPool2d))]
+    assert [type(m) for m in pools] == [nn.MaxPool2d, nn.AvgPool2d, nn.AvgPool2d]
+    assert shapes_after(model, pools, 32) == [(32, 16, 16), (32, 8, 8), (64, 4, 4)]
+    with pytest.raises(ValueError, match="activation must be one of"):
+        M.create("convnet4_cifar", activation="gelu")
+
+
+@pytest.mark.parametrize("name", ["convnet4_cifar", "alexnet_cifar"])
+def test_lsuv_init_gives_every_layer_unit_output_std_on_its_batch(name):
+    torch.manual_seed(0)
+    model, x = M.create(name, activation="relu"), torch.randn(64, 3, 32, 32)
+    scales = lsuv_init_(model, x)
+    names = [n for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    assert list(scales) == names and model.training  # its mode is restored
+    stds = response_stds(model, x, (nn.Conv2d, nn.Linear))
+    assert stds == pytest.approx(dict.fromkeys(names, 1.0), rel=1e-4)
+    assert all(float(m.bias.abs().max()) == 0 for n, m in model.named_modules() if n in names)
+    with pytest.raises(ValueError, match="batch of at least 2"):
+        lsuv_init_(model, x[:1])
+    with pytest.raises(ValueError, match="no convolution or linear layer"):
+        lsuv_init_(nn.Sequential(nn.ReLU()), x)
