@@ -22,7 +22,12 @@ from cnnlib.experiments.registry import (
 )
 from cnnlib.experiments.runner import run
 from cnnlib.experiments.store import RESULTS_ENV, load, result_path
-from cnnlib.experiments.summary import final_table, mean_and_spread, paired_difference
+from cnnlib.experiments.summary import (
+    epochs_to_target,
+    final_table,
+    mean_and_spread,
+    paired_difference,
+)
 from cnnlib.experiments.trained import TRAINED, trained
 
 __all__ = [
@@ -33,6 +38,7 @@ __all__ = [
     "Budget",
     "Experiment",
     "ExperimentError",
+    "epochs_to_target",
     "final_table",
     "get",
     "list_experiments",

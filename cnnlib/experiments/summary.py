@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
-__all__ = ["final_table", "mean_and_spread", "paired_difference"]
+__all__ = ["epochs_to_target", "final_table", "mean_and_spread", "paired_difference"]
 
 
 def _arms(result: dict[str, Any]) -> list[str]:
@@ -67,3 +67,29 @@ def paired_difference(
         "max": max(diffs),
         "per_seed": dict(zip(seeds, diffs, strict=True)),
     }
+
+
+def epochs_to_target(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per arm of an experiment with a target (``final["epochs_to_target"]``): the
+    epochs of each seed (``None``: never reached), how many seeds reached it, and the mean and
+    standard deviation over seeds with a run that never got there counted as the budget's
+    epochs (a lower bound, so the mean is one too)."""
+    budget = result["design"]["budget"]["epochs"]
+    rows = []
+    for arm in _arms(result):
+        runs = sorted((r["seed"], r["final"]) for r in result["runs"] if r["arm"] == arm)
+        if any("epochs_to_target" not in f for _, f in runs):
+            raise ValueError(f"arm {arm!r} has runs without epochs_to_target (no target set)")
+        per_seed = {seed: f["epochs_to_target"] for seed, f in runs}
+        counted = [budget if e is None else e for e in per_seed.values()]
+        rows.append(
+            {
+                "arm": arm,
+                "per_seed": per_seed,
+                "reached": sum(e is not None for e in per_seed.values()),
+                "seeds": len(per_seed),
+                "mean": statistics.fmean(counted),
+                "sd": statistics.stdev(counted) if len(counted) > 1 else 0.0,
+            }
+        )
+    return rows

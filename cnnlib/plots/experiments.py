@@ -34,10 +34,12 @@ def plot_experiment(
     panels: Sequence[Sequence[str]] | None = None,
     titles: Sequence[str] | None = None,
     title: str | None = None,
+    target: float | None = None,
 ):
     """One line per arm: the mean of ``metric`` over seeds against the epoch, shaded from the
     lowest to the highest seed. ``panels`` groups arms into side-by-side axes sharing one y axis
-    (the ResNet paper's figure 6: plain nets left, residual nets right)."""
+    (the ResNet paper's figure 6: plain nets left, residual nets right); ``target`` (a fraction)
+    draws a dashed level line (AlexNet's figure 1: 25% training error)."""
     curves = mean_and_spread(result, metric)
     panels = [list(p) for p in panels] if panels else [list(curves)]
     unknown = sorted({a for p in panels for a in p} - set(curves))
@@ -51,6 +53,8 @@ def plot_experiment(
         for i, (ax, arms) in enumerate(zip(axes[0], panels, strict=True)):
             for j, arm in enumerate(arms):
                 _draw_arm(ax, curves[arm], arm, PALETTE[j % len(PALETTE)], scale)
+            if target is not None:
+                ax.axhline(scale * target, color="0.4", linestyle="--", linewidth=1, gid="target")
             ax.set_xlabel("epoch")
             ax.legend()
             if titles:

@@ -201,6 +201,7 @@ def _fake_result() -> dict:
     return {
         "experiment": "degradation",
         "budget": "cpu",
+        "design": {"budget": {"epochs": 2}},
         "runs": [
             run("a", 0, [0.9, 0.5, 0.3]),
             run("a", 1, [0.9, 0.7, 0.5]),
@@ -317,6 +318,22 @@ def test_plot_experiment_panels_share_one_y_axis():
     assert left.get_title() == "A" and left.get_ylabel() == "training error (%)"
     with pytest.raises(ValueError, match=r"no runs of arm\(s\) \['c'\]"):
         plot_experiment(_fake_result(), panels=[["a", "c"]])
+    target = plot_experiment(_fake_result(), target=0.25).axes[0]
+    assert [ln.get_ydata()[0] for ln in target.lines if ln.get_gid() == "target"] == [25]
+
+
+def test_epochs_to_target_counts_a_run_that_never_got_there_as_the_budget():
+    result = _fake_result()
+    for r in result["runs"]:
+        r["final"]["epochs_to_target"] = runner.epochs_to(r["history"], 0.5)
+    rows = {r["arm"]: r for r in experiments.epochs_to_target(result)}
+    assert rows["a"]["per_seed"] == {0: 1, 1: 2} and rows["a"]["reached"] == 2
+    assert rows["b"]["per_seed"] == {0: None, 1: 2} and rows["b"]["reached"] == 1
+    assert rows["b"]["mean"] == pytest.approx(2.0)  # the budget (2 epochs) for seed 0
+    assert rows["a"]["sd"] == pytest.approx(math.sqrt(0.5))
+    del result["runs"][0]["final"]["epochs_to_target"]
+    with pytest.raises(ValueError, match="without epochs_to_target"):
+        experiments.epochs_to_target(result)
 
 
 # --- the command line --------------------------------------------------------------------------
