@@ -38,12 +38,27 @@ class ExperimentError(CnnlibError, ValueError):
 @dataclass(frozen=True)
 class Arm:
     """One arm: a registered model (with keyword arguments) and, where the paper tuned one per
-    arm, its own learning rate."""
+    arm, its own learning rate; where the arms differ in their data, their own ``augment``
+    (one of :data:`AUGMENTS`; ``None``: the budget's)."""
 
     name: str
     model: str
     model_kwargs: dict[str, Any] = field(default_factory=dict)
     lr: float | None = None
+    augment: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.augment is not None and self.augment not in AUGMENTS:
+            raise ValueError(f"augment must be one of {', '.join(AUGMENTS)}; got {self.augment!r}")
+
+    def augmentation(self, budget: Budget) -> str:
+        """What this arm's training images get: its own ``augment``, else the budget's."""
+        return self.augment or ("crop_flip" if budget.augment else "none")
+
+
+#: Arm.augment's choices: nothing, random crops (4-pixel padding) and flips, and those plus
+#: AlexNet's PCA lighting noise
+AUGMENTS = ("none", "crop_flip", "crop_flip_pca")
 
 
 @dataclass(frozen=True)

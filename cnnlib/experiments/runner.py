@@ -134,7 +134,8 @@ def _without_note(design: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 def _arm_dict(arm: Arm) -> dict[str, Any]:
-    return {"name": arm.name, "model": arm.model, "model_kwargs": arm.model_kwargs, "lr": arm.lr}
+    d = {"name": arm.name, "model": arm.model, "model_kwargs": arm.model_kwargs, "lr": arm.lr}
+    return d | ({"augment": arm.augment} if arm.augment else {})  # as stored before it existed
 
 
 def _card(name: str, budget: str, seeds: list[int], arms: list[Arm], b: Budget) -> dict:
@@ -203,9 +204,14 @@ def prepare(arm: Arm, seed: int, b: Budget, train_set: Any) -> tuple:
         amp=b.amp,
         channels_last=device == "cpu",
     )
+    augment = arm.augmentation(b)
     loader = data.DeviceLoader(
-        train_set, b.batch_size, train=True, augment=b.augment, seed=seed, device=device
+        train_set, b.batch_size, train=True, augment=augment != "none", seed=seed, device=device
     )
+    if augment == "crop_flip_pca":  # the paper's lighting noise, from the training images' PCA
+        loader = data.augment.PCAColorLoader(
+            loader, data.augment.rgb_pca(train_set.images), seed=seed
+        )
     return model, config, loader
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from cnnlib import experiments
+from cnnlib import data, experiments
 from cnnlib.experiments import runner
 from cnnlib.experiments.cli import main
 from cnnlib.experiments.registry import settings
@@ -514,3 +514,23 @@ def test_relu_tanh_uses_each_activations_fastest_rate_of_the_stored_sweep():
         best[act] = min(best.get(act, (math.inf, 0.0)), (mean, arm.lr))
     for arm in experiments.get("relu_tanh").arms:
         assert arm.lr == best[arm.model_kwargs["activation"]][1], arm.name
+
+
+def test_an_arm_can_bring_its_own_augmentation(tmp_path):
+    b = experiments.get("augmentation").budget("smoke")
+    arms = {a.name: a for a in experiments.get("augmentation").arms}
+    assert [arms[n].augmentation(b) for n in arms] == ["none", "crop_flip", "crop_flip_pca"]
+    assert experiments.Arm("x", "resnet20").augmentation(b) == "crop_flip"  # the budget's
+    with pytest.raises(ValueError, match="augment must be one of none, crop_flip, crop_flip_pca"):
+        experiments.Arm("x", "resnet20", augment="mixup")
+    train_set, _ = runner.load_data(b, None, progress=False)
+    loaders = {n: runner.prepare(a, 0, b, train_set)[2] for n, a in arms.items()}
+    assert not loaders["none"].augment and loaders["crop_flip"].augment
+    pca = loaders["crop_flip_pca"]
+    assert isinstance(pca, data.augment.PCAColorLoader) and pca.loader.augment
+    # arms without their own augmentation are stored as before the setting existed
+    assert "augment" not in runner._arm_dict(experiments.Arm("x", "resnet20"))
+    stored = json.loads((REPO / "results" / "degradation" / "cpu.json").read_text())
+    assert stored["design"]["arms"] == [
+        runner._arm_dict(a) for a in experiments.get("degradation").arms
+    ]
