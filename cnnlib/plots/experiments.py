@@ -29,7 +29,7 @@ def _draw_arm(ax, curve: dict[str, Any], label: str, color: str, scale: float) -
 
 def plot_experiment(
     result: dict[str, Any],
-    metric: str = "train_error",
+    metric: str | Sequence[str] = "train_error",
     *,
     panels: Sequence[Sequence[str]] | None = None,
     titles: Sequence[str] | None = None,
@@ -38,28 +38,36 @@ def plot_experiment(
 ):
     """One line per arm: the mean of ``metric`` over seeds against the epoch, shaded from the
     lowest to the highest seed. ``panels`` groups arms into side-by-side axes sharing one y axis
-    (the ResNet paper's figure 6: plain nets left, residual nets right); ``target`` (a fraction)
-    draws a dashed level line (AlexNet's figure 1: 25% training error)."""
-    curves = mean_and_spread(result, metric)
-    panels = [list(p) for p in panels] if panels else [list(curves)]
-    unknown = sorted({a for p in panels for a in p} - set(curves))
+    (the ResNet paper's figure 6: plain nets left, residual nets right); several metrics (for
+    example ``("train_error", "test_error")``) give one panel each, every arm in each. ``target``
+    (a fraction) draws a dashed level line (AlexNet's figure 1: 25% training error)."""
+    metrics = [metric] if isinstance(metric, str) else list(metric)
+    curves = {m: mean_and_spread(result, m) for m in metrics}
+    arms = list(curves[metrics[0]])
+    if len(metrics) > 1 and panels:
+        raise ValueError("give several metrics or panels of arms, not both")
+    panels = [list(p) for p in panels] if panels else [arms] * len(metrics)
+    unknown = sorted({a for p in panels for a in p} - set(arms))
     if unknown:
-        raise ValueError(f"no runs of arm(s) {unknown} in this result; arms: {list(curves)}")
-    scale = 100 if metric.endswith("error") else 1
+        raise ValueError(f"no runs of arm(s) {unknown} in this result; arms: {arms}")
+    panel_metrics = metrics if len(metrics) > 1 else metrics * len(panels)
+    titles = titles or ([_LABELS.get(m, m) for m in metrics] if len(metrics) > 1 else None)
     with book_style():
         fig, axes = plt.subplots(
             1, len(panels), sharey=True, squeeze=False, figsize=(4.0 * len(panels) + 1, 3.8)
         )
-        for i, (ax, arms) in enumerate(zip(axes[0], panels, strict=True)):
-            for j, arm in enumerate(arms):
-                _draw_arm(ax, curves[arm], arm, PALETTE[j % len(PALETTE)], scale)
+        for i, (ax, names, m) in enumerate(zip(axes[0], panels, panel_metrics, strict=True)):
+            scale = 100 if m.endswith("error") else 1
+            for j, arm in enumerate(names):
+                _draw_arm(ax, curves[m][arm], arm, PALETTE[j % len(PALETTE)], scale)
             if target is not None:
                 ax.axhline(scale * target, color="0.4", linestyle="--", linewidth=1, gid="target")
             ax.set_xlabel("epoch")
             ax.legend()
             if titles:
                 ax.set_title(titles[i])
-        axes[0][0].set_ylabel(_LABELS.get(metric, metric))
+        ylabel = _LABELS.get(metrics[0], metrics[0]) if len(metrics) == 1 else "error (%)"
+        axes[0][0].set_ylabel(ylabel)
         if title:
             fig.suptitle(title)
         fig.tight_layout()

@@ -318,6 +318,13 @@ def test_plot_experiment_panels_share_one_y_axis():
     assert left.get_title() == "A" and left.get_ylabel() == "training error (%)"
     with pytest.raises(ValueError, match=r"no runs of arm\(s\) \['c'\]"):
         plot_experiment(_fake_result(), panels=[["a", "c"]])
+    both = plot_experiment(_fake_result(), ["train_error", "test_error"])
+    train_ax, test_ax = both.axes
+    assert [ax.get_title() for ax in both.axes] == ["training error (%)", "test error (%)"]
+    assert list(test_ax.lines[0].get_ydata()) == pytest.approx([100, 70, 50])  # arm a, + 0.1
+    assert len(train_ax.lines) == len(test_ax.lines) == 2 and train_ax.get_ylabel() == "error (%)"
+    with pytest.raises(ValueError, match="several metrics or panels"):
+        plot_experiment(_fake_result(), ["train_error", "test_error"], panels=[["a"]])
     target = plot_experiment(_fake_result(), target=0.25).axes[0]
     assert [ln.get_ydata()[0] for ln in target.lines if ln.get_gid() == "target"] == [25]
 
