@@ -25,6 +25,7 @@ __all__ = [
     "by_year",
     "citation_keys",
     "depth_label",
+    "source_name",
     "to_frame",
 ]
 
@@ -80,7 +81,8 @@ RESULTS: tuple[Result, ...] = (
         2013, "Clarifai", "ZFNet family", 11.7, 8,
         cite="zeiler2014visualizing", source="russakovsky2015imagenet",
         reference="Zeiler & Fergus 2014",
-        note="Ensemble of AlexNet-like networks refined by visualisation (Zeiler & Fergus).",
+        note="Clarifai, Zeiler's company: an ensemble of ZFNet-like networks (the paper's own "
+        "best, 14.8%, came after the challenge's deadline in its test-set form).",
         short="ZFNet",
     ),
     Result(
@@ -120,6 +122,19 @@ WINNERS: tuple[Result, ...] = tuple(r for r in RESULTS if r.place == 1)
 #: Top-5 error of a trained human annotator (annotator A1 of Russakovsky et al., 2015), percent.
 HUMAN_TOP5_ERROR = 5.1
 HUMAN_SOURCE = "russakovsky2015imagenet"
+
+#: Readable names of the publications that report numbers for entries other than their own paper.
+SOURCE_NAMES = {
+    "russakovsky2015imagenet": "Russakovsky et al. 2015",
+    "ilsvrc2016results": "ILSVRC 2016 results",
+}
+
+
+def source_name(r: Result) -> str:
+    """Where ``r``'s number is published, readable ("Russakovsky et al. 2015" for the organisers'
+    paper; the entry's own reference when its paper reports it)."""
+    return r.reference if r.source == r.cite else SOURCE_NAMES[r.source]
+
 
 #: The ILSVRC classification data (2012-2017; the same split every year).
 ILSVRC_CLASSIFICATION_DATA = {
@@ -167,7 +182,8 @@ def to_frame(results=RESULTS):
                 "model": d["model"],
                 "top-5 error (%)": d["top5_error"],
                 "depth": depth_label(r),
-                "source": d["reference"],
+                "paper": d["reference"],
+                "number from": source_name(r),
             }
         )
     return pd.DataFrame(rows).set_index("year")

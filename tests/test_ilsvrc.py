@@ -111,7 +111,12 @@ def test_to_frame():
         "model",
         "top-5 error (%)",
         "depth",
-        "source",
+        "paper",
+        "number from",
     ]
+    # the method's paper, and where the number is published: the organisers' for 2013
+    assert df.loc[2013, "paper"] == "Zeiler & Fergus 2014"
+    assert df.loc[2013, "number from"] == "Russakovsky et al. 2015"
+    assert df.loc[2015, "number from"] == "He et al. 2016"
     assert len(df) == len(ilsvrc.RESULTS)
     assert df.loc[2015, "top-5 error (%)"] == 3.57

@@ -40,18 +40,21 @@ def _winner_bars(ax, entries) -> None:
             zorder=4,
             bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 0.5},
         )
-    labels = [
-        f"{r.year}\n{r.label.replace('-', '-' + chr(10)) if len(r.label) > 10 else r.label}"
-        + ("\n(2nd)" if r.place != 1 else "")
-        for r in entries
-    ]
+    labels = [f"{r.year}\n{_entry_label(r)}" + ("\n(2nd)" if r.place != 1 else "") for r in entries]
     ax.set_xticks(list(range(len(entries))), labels, fontsize=8)
+
+
+def _entry_label(r) -> str:
+    """The team, with its network below where they differ ("Clarifai / (ZFNet)")."""
+    team = r.team.replace("-", "-\n") if len(r.team) > 10 else r.team
+    return team if r.label == r.team else f"{team}\n({r.label})"
 
 
 def _winner_legend(ax, human_error: float) -> None:
     ax.axhline(human_error, color=PALETTE[3], linestyle="--", linewidth=1.2, zorder=3)
     handles = [
         Patch(color="#999999", label="hand-crafted features + SVM"),
+        Patch(color=PALETTE[1], label="2012: the first deep CNN (AlexNet)"),
         Patch(color=PALETTE[0], label="deep CNN"),
         Patch(facecolor=PALETTE[0], alpha=0.6, hatch="//", label="runner-up"),
         mpl.lines.Line2D([], [], color=PALETTE[3], ls="--", label=f"human ({human_error:g}%)"),
@@ -138,5 +141,5 @@ def plot_depth_vs_error(results=None, human_error=None, ax=None):
         ax.set_ylim(0, max((r.top5_error for r in points), default=10) * 1.15)
         ax.set_xlabel("depth (weight layers, log scale)")
         ax.set_ylabel("top-5 error (%)")
-        ax.set_title("Deeper networks, lower error (ILSVRC entries of known depth)")
+        ax.set_title("Top-5 error against depth (ILSVRC ensembles of one architecture)")
     return fig

@@ -29,6 +29,17 @@ def test_winners_chart():
     for label in ("shallow", "8 layers", "22 layers", "152 layers", "2012"):
         assert label in texts
     assert any(round(line.get_ydata()[0], 2) == 5.1 for line in ax.lines), "the human line"
+    # every bar colour has a legend entry, the 2012 one too
+    legend = {
+        t.get_text(): h
+        for t, h in zip(ax.get_legend().texts, ax.get_legend().legend_handles, strict=True)
+    }
+    assert "2012: the first deep CNN (AlexNet)" in legend
+    colours = {b.get_facecolor()[:3] for b in bars}
+    assert colours <= {h.get_facecolor()[:3] for h in legend.values() if hasattr(h, "get_hatch")}
+    # the entries are teams, with their network: 2013 was Clarifai's ZFNet-based entry
+    ticks = [t.get_text() for t in ax.get_xticklabels()]
+    assert "2013\nClarifai\n(ZFNet)" in ticks and "2014\nVGG\n(2nd)" in ticks
 
 
 def test_depth_vs_error_chart():
