@@ -86,6 +86,48 @@ TRAINED: dict[str, Recipe] = {
                 ),
             },
         ),
+        Recipe(
+            "zfnet_cifar",
+            "zfnet_cifar",
+            "a working ZFNet-style CIFAR net to visualise (chapter 3: top-9 patches, deconvnet, "
+            "occlusion)",
+            budgets={
+                "smoke": _SMOKE,
+                "cpu": Budget(
+                    train_per_class=None,
+                    test_per_class=None,
+                    epochs=30,
+                    lr=0.02,
+                    weight_decay=5e-4,
+                    init="lsuv",
+                    seeds=(0, 1),
+                    note="full CIFAR-10 with crop and flip, 30 epochs (cosine, lsuv init, no "
+                    "batch norm, as the paper's net); about 13 minutes on 2 CPU cores",
+                ),
+                "long": Budget(
+                    train_per_class=None,
+                    test_per_class=None,
+                    epochs=60,
+                    lr=0.02,
+                    weight_decay=5e-4,
+                    init="lsuv",
+                    seeds=(0, 1),
+                    note="full CIFAR-10, 60 epochs; about 26 minutes on 2 CPU cores",
+                ),
+                "gpu": Budget(
+                    train_per_class=None,
+                    test_per_class=None,
+                    epochs=60,
+                    lr=0.02,
+                    weight_decay=5e-4,
+                    init="lsuv",
+                    device="cuda",
+                    amp=True,
+                    seeds=(0, 1),
+                    note="full CIFAR-10, 60 epochs; minutes on one GPU",
+                ),
+            },
+        ),
     )
 }
 

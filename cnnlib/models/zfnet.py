@@ -6,7 +6,8 @@ What changed from AlexNet, and why (section 4.1): conv1 shrinks from 11x11 strid
 and dead filters. Trained on one GPU, so the towers' sparse connections become dense ones.
 
 Output sizes of figure 3 for a 224x224 input: 110 -> 55 -> 26 -> 13 -> 13 -> 13 -> 13 -> 6
-(conv1, pool1, conv2, pool2, conv3, conv4, conv5, pool5; the figure draws pool2 and conv3 as one 13).
+(conv1, pool1, conv2, pool2, conv3, conv4, conv5, pool5; the figure draws pool2 and conv3 as
+one 13).
 
 ``zfnet_cifar``: ZFNet's fix at CIFAR scale (a teaching model, an :class:`AlexNetCifar`): a
 smaller, stride-1 conv1 and a stride-2 conv2, as 7x7/2 and a stride-2 conv2 replaced 11x11/4.
