@@ -485,3 +485,50 @@ def test_denormalize_clips_and_accepts_cifar_stats():
         V.denormalize(V.normalize(x, CIFAR10_MEAN, CIFAR10_STD), CIFAR10_MEAN, CIFAR10_STD), x
     )
     assert V.denormalize(torch.full((3, 2, 2), 100.0)).max() == 1
+
+
+def test_top_patches_are_the_strongest_images_and_the_window_under_their_unit():
+    """Zeiler & Fergus's figure 2: a 3x3 conv with one filter that sums the centre pixel's
+    channels; image i has one bright pixel of value i + 1 at a known place, so the top images are
+    the last ones, in order, and each patch is the 3x3 window around its bright pixel."""
+    torch.manual_seed(0)
+    conv = nn.Conv2d(3, 2, 3, padding=1, bias=False)
+    with torch.no_grad():
+        conv.weight.zero_()
+        conv.weight[0, :, 1, 1] = 1.0  # channel 0: the pixel itself
+        conv.weight[1] = torch.rand(3, 3, 3)
+    model = nn.Sequential(conv, nn.ReLU())
+    images = torch.zeros(12, 3, 16, 16)
+    places = [(2 + i, 3 + (i % 5)) for i in range(12)]
+    for i, (r, c) in enumerate(places):
+        images[i, :, r, c] = i + 1
+    top = V.top_patches(model, images, "1", [0, 1], k=4)
+    assert top.indices[0].tolist() == [11, 10, 9, 8]
+    assert top.values[0] == pytest.approx([36.0, 33.0, 30.0, 27.0])  # 3 channels x (i + 1)
+    assert top.patches.shape == top.reconstructions.shape == (2, 4, 3, 3, 3)
+    for j, i in enumerate(top.indices[0].tolist()):
+        r, c = places[i]
+        torch.testing.assert_close(top.patches[0, j], images[i, :, r - 1 : r + 2, c - 1 : c + 2])
+        assert top.patches[0, j, :, 1, 1].tolist() == [i + 1.0] * 3  # the bright pixel centred
+    with pytest.raises(ValueError, match=r"channels \[2\] out of range"):
+        V.top_patches(model, images, "1", [2], k=4)
+    with pytest.raises(ValueError, match="at least k=20"):
+        V.top_patches(model, images, "1", [0], k=20)
+
+
+def test_plot_top_patches_draws_one_row_per_unit():
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    from cnnlib import plots
+
+    torch.manual_seed(0)
+    model = models.create("zfnet_cifar").eval()
+    top = V.top_patches(model, torch.randn(20, 3, 32, 32), "features.4", [3, 5], k=9)
+    fig = plots.plot_top_patches(top)
+    gids = sorted(ax.get_gid() for ax in fig.axes)
+    assert gids == ["patch:3", "patch:5", "projection:3", "projection:5"]
+    assert fig.axes[0].images[0].get_array().shape == (3 * 13 + 2, 3 * 13 + 2, 3)
+    with pytest.raises(ValueError, match="square number"):
+        plots.plot_top_patches(V.top_patches(model, torch.randn(20, 3, 32, 32), "features.4",
+                                             [3], k=8))  # fmt: skip

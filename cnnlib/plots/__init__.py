@@ -30,6 +30,7 @@ from cnnlib.plots.inside import (
     plot_image_rows,
     plot_occlusion,
     plot_reconstructions,
+    plot_top_patches,
 )
 from cnnlib.plots.residual import (
     plot_layer_responses,
@@ -71,6 +72,7 @@ __all__ = [
     "plot_param_share",
     "plot_path_lengths",
     "plot_reconstructions",
+    "plot_top_patches",
     "plot_residual_blocks",
     "plot_spectrum",
     "plot_stage_costs",

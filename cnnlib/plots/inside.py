@@ -19,6 +19,7 @@ __all__ = [
     "plot_image_rows",
     "plot_occlusion",
     "plot_reconstructions",
+    "plot_top_patches",
 ]
 
 
@@ -230,4 +231,47 @@ def plot_image_rows(rows, *, title: str | None = None, size: float = 1.0):
         if title:
             fig.suptitle(title)
         fig.tight_layout(pad=0.3)
+    return fig
+
+
+def _mosaic(tiles, side: int, pad: int = 1):
+    """(side x side) mosaic, white gaps, of ``tiles`` ((n, H, W, 3) arrays in [0, 1])."""
+    h, w = tiles[0].shape[:2]
+    out = torch.ones(side * (h + pad) - pad, side * (w + pad) - pad, 3)
+    for i, tile in enumerate(tiles[: side * side]):
+        r, c = divmod(i, side)
+        out[r * (h + pad) : r * (h + pad) + h, c * (w + pad) : c * (w + pad) + w] = torch.as_tensor(
+            tile
+        )
+    return out.numpy()
+
+
+def plot_top_patches(top, mean=None, std=None, title: str | None = None):
+    """Zeiler & Fergus's figure 2 from :func:`cnnlib.interpret.top_patches`: one row per
+    channel, the projections of its top activations (grey is zero) left and the image patches
+    under them right, each as a square mosaic (3x3 for the top 9). ``mean``/``std`` undo the
+    input normalisation (ImageNet's by default). Returns the ``Figure``."""
+    channels, k = top.patches.shape[:2]
+    side = math.isqrt(k)
+    if side * side != k:
+        raise ValueError(f"plot_top_patches needs a square number of patches per unit; got {k}")
+    with book_style():
+        fig, axes = plt.subplots(channels, 2, figsize=(4.2, 2.1 * channels + 0.4), squeeze=False)
+        for row, c in enumerate(top.channels):
+            recons = [
+                _display_image(gradient_to_image(r), normalized=False)
+                for r in top.reconstructions[row]
+            ]
+            patches = [_display_image(p, True, mean, std) for p in top.patches[row]]
+            for ax, tiles, kind in zip(
+                axes[row], (recons, patches), ("projection", "patch"), strict=True
+            ):
+                ax.imshow(_mosaic(tiles, side), interpolation="nearest")
+                ax.set_gid(f"{kind}:{c}")
+                _image_axes(ax)
+            axes[row, 0].set_ylabel(f"unit {c}", fontsize=8)
+        axes[0, 0].set_title("projections", fontsize=9)
+        axes[0, 1].set_title(f"top {k} patches", fontsize=9)
+        fig.suptitle(title or f"{top.layer}: the top {k} of each unit", fontsize=10)
+        fig.tight_layout()
     return fig
