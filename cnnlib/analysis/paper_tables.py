@@ -1,8 +1,9 @@
 """The papers' tables, regenerated from the models and printed beside the published numbers.
 
-VGG (Simonyan & Zisserman 2015, tables 1-4), GoogLeNet (Szegedy et al. 2015, table 1) and ResNet
-(He et al. 2016, table 1). The ``*_PAPER_*`` constants are the papers' numbers as printed; the
-functions compute the same tables from cnnlib's models with :mod:`cnnlib.analysis`.
+ZFNet (Zeiler & Fergus 2014, tables 2 and 4-6: published numbers only), VGG (Simonyan &
+Zisserman 2015, tables 1-4), GoogLeNet (Szegedy et al. 2015, table 1) and ResNet (He et al. 2016,
+table 1). The ``*_PAPER_*`` constants are the papers' numbers as printed; the functions compute
+the same tables from cnnlib's models with :mod:`cnnlib.analysis`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from cnnlib.models.resnet import ResNet
 from cnnlib.models.vgg import Layer, get_config
 
 __all__ = [
+    "ZFNET_PAPER_IMAGENET",
+    "ZFNET_PAPER_TRANSFER",
     "GOOGLENET_PAPER_TABLE1",
     "GOOGLENET_TABLE1_COLUMNS",
     "RESNET_PAPER_TABLE1_GFLOPS",
@@ -32,6 +35,38 @@ __all__ = [
     "vgg_config_stages",
     "vgg_stage_table",
 ]
+
+# ---------------------------------------------------------------------------------------------
+# ZFNet
+# ---------------------------------------------------------------------------------------------
+
+#: Zeiler & Fergus's table 2, ImageNet 2012 error in %: (top-1 val, top-5 val, top-5 test), None
+#: where the paper gives none. "*": trained with extra ImageNet Fall 2011 data. Model (a) is
+#: figure 3's; model (b) widens conv3-conv5 to 512-1024-512 filters.
+ZFNET_PAPER_IMAGENET: dict[str, tuple[float | None, float | None, float | None]] = {
+    "Krizhevsky et al., 1 convnet": (40.7, 18.2, None),
+    "Krizhevsky et al., 5 convnets": (38.1, 16.4, 16.4),
+    "Krizhevsky et al., 1 convnet*": (39.0, 16.6, None),
+    "Krizhevsky et al., 7 convnets*": (36.7, 15.4, 15.3),
+    "replication of Krizhevsky et al., 1 convnet": (40.5, 18.1, None),
+    "1 convnet as figure 3": (38.4, 16.5, None),
+    "5 convnets as figure 3, (a)": (36.7, 15.3, 15.3),
+    "1 convnet, conv3-5 at 512-1024-512, (b)": (37.5, 16.0, 16.1),
+    "6 convnets, (a) and (b)": (36.0, 14.7, 14.8),
+}
+
+#: Zeiler & Fergus's tables 4-6: the ImageNet-trained network's features with a new softmax
+#: (Caltech-101: 30 training images per class, Caltech-256: 60; accuracy in %, mean +- sd over
+#: folds) against the same network trained from scratch, and on PASCAL VOC 2012 (mean average
+#: precision, %) against the best published result of the time.
+ZFNET_PAPER_TRANSFER: dict[str, dict[str, tuple[float, float | None]]] = {
+    "Caltech-101 (accuracy)": {"ImageNet-pretrained": (86.5, 0.5), "from scratch": (22.8, 1.5)},
+    "Caltech-256 (accuracy)": {"ImageNet-pretrained": (74.2, 0.3), "from scratch": (9.0, 1.4)},
+    "PASCAL VOC 2012 (mean AP)": {
+        "ImageNet-pretrained": (79.0, None),
+        "best of 2013": (82.2, None),
+    },
+}
 
 # ---------------------------------------------------------------------------------------------
 # VGG
