@@ -120,3 +120,18 @@ def test_to_frame():
     assert df.loc[2015, "number from"] == "He et al. 2016"
     assert len(df) == len(ilsvrc.RESULTS)
     assert df.loc[2015, "top-5 error (%)"] == 3.57
+
+
+def test_zf_table_agrees_with_the_winners_data():
+    """Two sources in cnnlib for the same number: AlexNet's five-CNN 16.4% top-5 test error."""
+    from cnnlib.analysis import ZFNET_PAPER_IMAGENET
+
+    assert (
+        ZFNET_PAPER_IMAGENET["Krizhevsky et al., 5 convnets"][2] == ilsvrc.by_year(2012).top5_error
+    )
+    # every ensemble is better than its members, as the table's argument needs
+    one, ens = (
+        ZFNET_PAPER_IMAGENET["1 convnet as figure 3"],
+        ZFNET_PAPER_IMAGENET["5 convnets as figure 3, (a)"],
+    )
+    assert ens[1] < one[1]
