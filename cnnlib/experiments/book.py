@@ -281,10 +281,11 @@ RELU_TANH = register(
         question="Does the four-layer CIFAR-10 net reach 25% training error several times "
         "faster with ReLU than with tanh, each at its best learning rate?",
         paper=_FIGURE_1_PAPER,
-        # each activation's fastest rate in relu_tanh_lr (cpu; a test holds them to it)
+        # each activation's fastest rate in relu_tanh_lr (cpu; fewest mean epochs to 25%, ties
+        # broken by the lower final training error; a test holds them to the stored sweep)
         arms=(
             Arm("relu", "convnet4_cifar", {"activation": "relu"}, lr=0.01),
-            Arm("tanh", "convnet4_cifar", {"activation": "tanh"}, lr=0.01),
+            Arm("tanh", "convnet4_cifar", {"activation": "tanh"}, lr=0.03),
         ),
         budgets={
             "smoke": Budget(**_SMOKE, init="lsuv", schedule="constant"),
