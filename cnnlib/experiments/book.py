@@ -243,8 +243,8 @@ _SWEEP_LRS = (0.003, 0.01, 0.03)
 RELU_TANH_LR = register(
     Experiment(
         name="relu_tanh_lr",
-        question="At which learning rate does each activation reach 25% training error first? "
-        "(The sweep that picks relu_tanh's rates, as the paper picked its own.)",
+        question="Which learning rate brings each activation to 25% training error first, in "
+        "the sweep that picks relu_tanh's rates as the paper picked its own?",
         paper=_FIGURE_1_PAPER,
         arms=tuple(
             Arm(f"{act}-{lr:g}", "convnet4_cifar", {"activation": act}, lr=lr)

@@ -48,8 +48,12 @@ def test_every_experiment_states_its_question_paper_arms_and_budgets():
         for budget in exp.budgets.values():
             assert len(budget.seeds) >= 2
         # the arms differ in the model (and its learning rate) only: an arm has no field that
-        # could change the data, the schedule or the budget
-        assert all(set(vars(a)) == {"name", "model", "model_kwargs", "lr"} for a in exp.arms)
+        # could change the schedule or the budget, and changes its data only where the data is
+        # the question (augmentation)
+        fields = {"name", "model", "model_kwargs", "lr", "augment"}
+        assert all(set(vars(a)) == fields for a in exp.arms)
+        if name != "augmentation":
+            assert all(a.augment is None for a in exp.arms), name
 
 
 def test_unknown_names_are_errors_naming_the_choices():

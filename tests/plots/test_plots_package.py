@@ -33,6 +33,7 @@ PUBLIC = {  # every name the book's notebooks use, under the name it had in cnnl
     "plot_network", "plot_inception_modules",  # architecture diagrams drawn from the models
     "effective_path_range", "plot_deletions", "plot_line_gradients", "plot_path_gradients",
     "plot_single_deletions",  # the ensemble view and shattered gradients
+    "plot_top_patches",  # Zeiler & Fergus's figure 2
 }  # fmt: skip
 
 
