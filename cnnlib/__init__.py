@@ -3,7 +3,8 @@
 Models of AlexNet, ZFNet, VGG, GoogLeNet and ResNet (torchvision-compatible and paper-faithful)
 in ``models``; ``analysis`` (costs, receptive fields, tables, training dynamics); ``data``;
 ``train``; ``experiments`` (the book's experiments and their stored results); ``plots``;
-``interpret`` (looking inside a trained net); ``residual`` (residual-network analysis);
+``interpret`` (looking inside a trained net); ``patches`` (Zeiler & Fergus's top-9 patches
+per unit); ``residual`` (residual-network analysis);
 ``ensemble`` (residual nets as ensembles of paths, shattered gradients); ``ilsvrc`` (the
 challenge's results); ``profile``, ``runtime``, ``distributed`` and ``notebook``. Every
 submodule but ``models`` loads on first use.
@@ -25,6 +26,7 @@ _LAZY = (
     "ilsvrc",
     "interpret",
     "notebook",
+    "patches",
     "plots",
     "profile",
     "residual",

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from cnnlib import interpret as V
-from cnnlib import models
+from cnnlib import models, patches
 
 # --- fixtures and tiny nets --------------------------------------------------------------------
 
@@ -502,7 +502,7 @@ def test_top_patches_are_the_strongest_images_and_the_window_under_their_unit():
     places = [(2 + i, 3 + (i % 5)) for i in range(12)]
     for i, (r, c) in enumerate(places):
         images[i, :, r, c] = i + 1
-    top = V.top_patches(model, images, "1", [0, 1], k=4)
+    top = patches.top_patches(model, images, "1", [0, 1], k=4)
     assert top.indices[0].tolist() == [11, 10, 9, 8]
     assert top.values[0] == pytest.approx([36.0, 33.0, 30.0, 27.0])  # 3 channels x (i + 1)
     assert top.patches.shape == top.reconstructions.shape == (2, 4, 3, 3, 3)
@@ -511,9 +511,9 @@ def test_top_patches_are_the_strongest_images_and_the_window_under_their_unit():
         torch.testing.assert_close(top.patches[0, j], images[i, :, r - 1 : r + 2, c - 1 : c + 2])
         assert top.patches[0, j, :, 1, 1].tolist() == [i + 1.0] * 3  # the bright pixel centred
     with pytest.raises(ValueError, match=r"channels \[2\] out of range"):
-        V.top_patches(model, images, "1", [2], k=4)
+        patches.top_patches(model, images, "1", [2], k=4)
     with pytest.raises(ValueError, match="at least k=20"):
-        V.top_patches(model, images, "1", [0], k=20)
+        patches.top_patches(model, images, "1", [0], k=20)
 
 
 def test_plot_top_patches_draws_one_row_per_unit():
@@ -524,11 +524,11 @@ def test_plot_top_patches_draws_one_row_per_unit():
 
     torch.manual_seed(0)
     model = models.create("zfnet_cifar").eval()
-    top = V.top_patches(model, torch.randn(20, 3, 32, 32), "features.4", [3, 5], k=9)
+    top = patches.top_patches(model, torch.randn(20, 3, 32, 32), "features.4", [3, 5], k=9)
     fig = plots.plot_top_patches(top)
     gids = sorted(ax.get_gid() for ax in fig.axes)
     assert gids == ["patch:3", "patch:5", "projection:3", "projection:5"]
     assert fig.axes[0].images[0].get_array().shape == (3 * 13 + 2, 3 * 13 + 2, 3)
     with pytest.raises(ValueError, match="square number"):
-        plots.plot_top_patches(V.top_patches(model, torch.randn(20, 3, 32, 32), "features.4",
+        plots.plot_top_patches(patches.top_patches(model, torch.randn(20, 3, 32, 32), "features.4",
                                              [3], k=8))  # fmt: skip

@@ -73,7 +73,7 @@ LAYERS = [
     {"cnnlib.models"},
     {"cnnlib.data", "cnnlib.analysis"},
     {"cnnlib.train"},
-    {"cnnlib.interpret", "cnnlib.residual", "cnnlib.ensemble"},
+    {"cnnlib.interpret", "cnnlib.patches", "cnnlib.residual", "cnnlib.ensemble"},
     {"cnnlib.experiments"},
     {"cnnlib.plots"},
     {"cnnlib.notebook"},

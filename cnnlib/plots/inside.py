@@ -247,7 +247,7 @@ def _mosaic(tiles, side: int, pad: int = 1):
 
 
 def plot_top_patches(top, mean=None, std=None, title: str | None = None):
-    """Zeiler & Fergus's figure 2 from :func:`cnnlib.interpret.top_patches`: one row per
+    """Zeiler & Fergus's figure 2 from :func:`cnnlib.patches.top_patches`: one row per
     channel, the projections of its top activations (grey is zero) left and the image patches
     under them right, each as a square mosaic (3x3 for the top 9). ``mean``/``std`` undo the
     input normalisation (ImageNet's by default). Returns the ``Figure``."""

@@ -47,6 +47,7 @@ CIFAR_NAMES = [f"{kind}{d}" for kind in ("resnet", "plain") for d in (20, 32, 44
 ]
 TEACHING_NAMES = [
     "alexnet_cifar",
+    "convnet4_cifar",
     "zfnet_cifar",
     "vgg_cifar",
     "vgg11_cifar",
@@ -80,7 +81,7 @@ def test_registry_lists_every_model_of_the_book():
         TORCHVISION_NAMES + PAPER_NAMES + CIFAR_NAMES + TEACHING_NAMES
     )
     assert M.list_models() == sorted(M.list_models())
-    assert len(M.list_models()) == 47
+    assert len(M.list_models()) == 48
 
 
 # --- torchvision compatibility ----------------------------------------------------------------

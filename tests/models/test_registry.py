@@ -25,7 +25,7 @@ FORBIDDEN = ("analysis", "train", "plots", "experiments", "data")
 
 def test_list_models_filters_with_shell_patterns_like_timm():
     every = M.list_models()
-    assert len(every) == 47 and every == sorted(every)
+    assert len(every) == 48 and every == sorted(every)
     resnets = M.list_models("resnet*")
     assert resnets == sorted(n for n in every if n.startswith("resnet"))
     assert {"resnet18", "resnet50_paper", "resnet110"} <= set(resnets) and "plain20" not in resnets
@@ -57,9 +57,9 @@ def test_unknown_model_names_the_closest_and_the_count():
     assert message.startswith("Unknown model 'resnet51'; did you mean ")
     for name in M.closest_models("resnet51"):
         assert name in message
-    assert "(47 models; cnnlib.models.list_models() lists them)" in message
+    assert "(48 models; cnnlib.models.list_models() lists them)" in message
     assert isinstance(info.value, ValueError) and isinstance(info.value, CnnlibError)
-    with pytest.raises(M.UnknownModelError, match=r"^Unknown model 'xyzzy' \(47 models; "):
+    with pytest.raises(M.UnknownModelError, match=r"^Unknown model 'xyzzy' \(48 models; "):
         M.create("xyzzy")
     with pytest.raises(ValueError, match="Unknown model None"):
         M.create(None)

@@ -269,7 +269,7 @@ def test_list_models_with_a_pattern(capsys):
     names = capsys.readouterr().out.split()
     assert "resnet20" in names and "resnet152" in names and "plain20" not in names
     assert main(["--list-models"]) == 0
-    assert len(capsys.readouterr().out.split()) == len(M.list_models()) == 47
+    assert len(capsys.readouterr().out.split()) == len(M.list_models()) == 48
     assert "no model matches 'densenet*'" in _usage_error(capsys, ["--list-models", "densenet*"])
 
 
