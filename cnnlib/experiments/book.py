@@ -333,6 +333,30 @@ _OVERFIT_GPU = dict(
     device="cuda",
 )
 
+
+def _overfit_budgets(cpu: str, long: str) -> dict[str, Budget]:
+    """The budgets of chapter 2's regularisers (the same for every one); ``cpu`` and ``long`` are
+    their time on 2 CPU cores, for the notes."""
+    return {
+        "smoke": Budget(**_SMOKE, init="lsuv", lr=0.02),
+        "cpu": Budget(
+            **_OVERFIT,
+            epochs=80,
+            seeds=(0, 1, 2),
+            note=f"2,000 images, 80 epochs, 3 seeds; {cpu} on 2 CPU cores",
+        ),
+        "long": Budget(
+            **(_OVERFIT | {"train_per_class": 500}),
+            epochs=80,
+            seeds=(0, 1, 2),
+            note=f"5,000 images, 80 epochs, 3 seeds; {long} on 2 CPU cores",
+        ),
+        "gpu": Budget(
+            **_OVERFIT_GPU, epochs=60, note="10,000 images, 60 epochs; minutes on one GPU"
+        ),
+    }
+
+
 #: AlexNet's dropout (section 4.2): the same net with and without dropout 0.5 in its FC layers.
 DROPOUT = register(
     Experiment(
@@ -349,24 +373,7 @@ DROPOUT = register(
             Arm("no_dropout", "alexnet_cifar", {"dropout": 0.0}),
             Arm("dropout", "alexnet_cifar", {"dropout": 0.5}),
         ),
-        budgets={
-            "smoke": Budget(**_SMOKE, init="lsuv", lr=0.02),
-            "cpu": Budget(
-                **_OVERFIT,
-                epochs=80,
-                seeds=(0, 1, 2),
-                note="2,000 images, 80 epochs, 3 seeds; about 8 minutes on 2 CPU cores",
-            ),
-            "long": Budget(
-                **(_OVERFIT | {"train_per_class": 500}),
-                epochs=80,
-                seeds=(0, 1, 2),
-                note="5,000 images, 80 epochs, 3 seeds; about 20 minutes on 2 CPU cores",
-            ),
-            "gpu": Budget(
-                **_OVERFIT_GPU, epochs=60, note="10,000 images, 60 epochs; minutes on one GPU"
-            ),
-        },
+        budgets=_overfit_budgets(cpu="about 8 minutes", long="about 20 minutes"),
         chapter="02_alexnet",
     )
 )
@@ -390,24 +397,7 @@ AUGMENTATION = register(
             Arm("crop_flip", "alexnet_cifar", augment="crop_flip"),
             Arm("crop_flip_pca", "alexnet_cifar", augment="crop_flip_pca"),
         ),
-        budgets={
-            "smoke": Budget(**_SMOKE, init="lsuv", lr=0.02),
-            "cpu": Budget(
-                **_OVERFIT,
-                epochs=80,
-                seeds=(0, 1, 2),
-                note="2,000 images, 80 epochs, 3 seeds; about 12 minutes on 2 CPU cores",
-            ),
-            "long": Budget(
-                **(_OVERFIT | {"train_per_class": 500}),
-                epochs=80,
-                seeds=(0, 1, 2),
-                note="5,000 images, 80 epochs, 3 seeds; about 30 minutes on 2 CPU cores",
-            ),
-            "gpu": Budget(
-                **_OVERFIT_GPU, epochs=60, note="10,000 images, 60 epochs; minutes on one GPU"
-            ),
-        },
+        budgets=_overfit_budgets(cpu="about 12 minutes", long="about 30 minutes"),
         chapter="02_alexnet",
     )
 )
