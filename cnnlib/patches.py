@@ -36,7 +36,7 @@ def top_patches(
     model: nn.Module,
     images: Tensor,
     layer: str,
-    channels: Sequence[int],
+    channels: Sequence[int] | int,
     k: int = 9,
     rule: str = "deconvnet",
     batch_size: int = 500,
@@ -45,7 +45,9 @@ def top_patches(
     normalised as the model expects), the ``k`` whose strongest activation of the channel is
     largest; for each, the receptive-field window around that activation, and the activation
     projected back by :func:`reconstruct` (``rule``). The window is centred on the
-    projection's support (the pixels the unit depends on) and shifted inside the image."""
+    projection's support (the pixels the unit depends on) and shifted inside the image.
+    ``channels`` may be a number n: the n units whose k-th strongest image excites them most
+    (the units with the most consistent strong responses), strongest first."""
     if images.dim() != 4 or len(images) < k:
         raise ValueError(
             f"images must be a batch (N, C, H, W) of at least k={k}; got {tuple(images.shape)}"
@@ -54,6 +56,11 @@ def top_patches(
         feature_maps(model, chunk, layer)[layer].flatten(2).amax(dim=2).cpu()
         for chunk in images.split(batch_size)
     ])  # (N, channels of the layer)  # fmt: skip
+    if isinstance(channels, int):
+        if not 0 < channels <= strongest.shape[1]:
+            raise ValueError(f"channels={channels}: {layer!r} has {strongest.shape[1]} units")
+        kth = strongest.topk(k, dim=0).values[-1]  # each unit's k-th strongest image
+        channels = kth.argsort(descending=True)[:channels].tolist()
     bad = [c for c in channels if not 0 <= c < strongest.shape[1]]
     if bad:
         raise ValueError(f"channels {bad} out of range: {layer!r} has {strongest.shape[1]}")

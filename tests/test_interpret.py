@@ -510,6 +510,15 @@ def test_top_patches_are_the_strongest_images_and_the_window_under_their_unit():
         r, c = places[i]
         torch.testing.assert_close(top.patches[0, j], images[i, :, r - 1 : r + 2, c - 1 : c + 2])
         assert top.patches[0, j, :, 1, 1].tolist() == [i + 1.0] * 3  # the bright pixel centred
+    # a number picks the units by their k-th strongest image: unit 1 (the centre pixel, 4th
+    # strongest 27) before unit 0 (the same filter x 0.01: 0.27)
+    swapped = nn.Sequential(nn.Conv2d(3, 2, 3, padding=1, bias=False), nn.ReLU())
+    with torch.no_grad():
+        swapped[0].weight.copy_(torch.stack([0.01 * conv.weight[0], conv.weight[0]]))
+    assert patches.top_patches(swapped, images, "1", 2, k=4).channels == (1, 0)
+    assert patches.top_patches(swapped, images, "1", 1, k=4).channels == (1,)
+    with pytest.raises(ValueError, match="channels=3: '1' has 2 units"):
+        patches.top_patches(model, images, "1", 3, k=4)
     with pytest.raises(ValueError, match=r"channels \[2\] out of range"):
         patches.top_patches(model, images, "1", [2], k=4)
     with pytest.raises(ValueError, match="at least k=20"):
