@@ -376,7 +376,7 @@ DROPOUT = register(
             Arm("no_dropout", "alexnet_cifar", {"dropout": 0.0, "hidden": 2048}),
             Arm("dropout", "alexnet_cifar", {"dropout": 0.5, "hidden": 2048}),
         ),
-        budgets=_overfit_budgets(cpu="about 8 minutes", long="about 20 minutes"),
+        budgets=_overfit_budgets(cpu="about 15 minutes", long="about 40 minutes"),
         chapter="02_alexnet",
     )
 )
