@@ -9,7 +9,7 @@ budgets (``registry``, definitions in ``book``), run resumably (``runner``) and 
 
 from __future__ import annotations
 
-from cnnlib.experiments import book  # noqa: F401 - registers the book's experiments
+from cnnlib.experiments import book, vgg_googlenet  # noqa: F401 - register the experiments
 from cnnlib.experiments.registry import (
     BUDGETS,
     Arm,

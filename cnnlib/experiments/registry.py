@@ -39,17 +39,31 @@ class ExperimentError(CnnlibError, ValueError):
 class Arm:
     """One arm: a registered model (with keyword arguments) and, where the paper tuned one per
     arm, its own learning rate; where the arms differ in their data, their own ``augment``
-    (one of :data:`AUGMENTS`; ``None``: the budget's)."""
+    (one of :data:`AUGMENTS`; ``None``: the budget's); where they differ in their start, their
+    own ``init`` (one of :data:`INITS`, or ``"from:RECIPE"``: VGG's start from the trained net
+    of an :mod:`~cnnlib.experiments.trained` recipe at the same budget; ``None``: the budget's).
+    ``aux_weight`` weights the losses of auxiliary heads (GoogLeNet: 0.3); ``lr_scale="aux"``
+    raises the learning rate of every block below GoogLeNet's heads by the factor the heads
+    raise its gradient at this run's initialisation (measured on the first 256 images)."""
 
     name: str
     model: str
     model_kwargs: dict[str, Any] = field(default_factory=dict)
     lr: float | None = None
     augment: str | None = None
+    init: str | None = None
+    aux_weight: float | None = None
+    lr_scale: str | None = None
 
     def __post_init__(self) -> None:
         if self.augment is not None and self.augment not in AUGMENTS:
             raise ValueError(f"augment must be one of {', '.join(AUGMENTS)}; got {self.augment!r}")
+        if self.init is not None and self.init not in INITS and not self.init.startswith("from:"):
+            raise ValueError(
+                f"init must be one of {', '.join(INITS)} or 'from:RECIPE'; got {self.init!r}"
+            )
+        if self.lr_scale not in (None, "aux"):
+            raise ValueError(f"lr_scale must be None or 'aux'; got {self.lr_scale!r}")
 
     def augmentation(self, budget: Budget) -> str:
         """What this arm's training images get: its own ``augment``, else the budget's."""
@@ -104,8 +118,9 @@ class Budget:
         return {k: v for k, v in d.items() if k not in _LATER or v != _LATER[k]}
 
 
-#: Budget.init's choices
-INITS = ("default", "lsuv")
+#: Budget.init's and Arm.init's choices: the model's own, LSUV, Glorot's, and the VGG paper's
+#: N(0, 0.01^2) carried over by each layer's gain (cnnlib.models.vgg.vgg_paper_init_)
+INITS = ("default", "lsuv", "glorot", "vgg_paper")
 #: Budget settings added after results were stored, with their defaults
 _LATER = {"schedule": "cosine", "init": "default"}
 

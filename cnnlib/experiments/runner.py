@@ -20,7 +20,8 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from cnnlib import data, models
+from cnnlib import data
+from cnnlib.experiments import setup
 from cnnlib.experiments.registry import (
     Arm,
     Budget,
@@ -29,10 +30,11 @@ from cnnlib.experiments.registry import (
     get,
     settings,
 )
+from cnnlib.experiments.setup import load_data
 from cnnlib.experiments.store import check_writable, repository_results, result_path, save
-from cnnlib.models.layers import lsuv_init_
-from cnnlib.runtime import atomic_write_json, device_name, resolve_device, versions
-from cnnlib.train import TrainConfig, evaluate, fit
+from cnnlib.experiments.trained import trained
+from cnnlib.runtime import atomic_write_json, device_name, versions
+from cnnlib.train import evaluate, fit
 
 __all__ = ["epochs_to", "load_data", "prepare", "run"]
 
@@ -72,7 +74,9 @@ def run(
         for arm, seed in pending:
             bar.set_description(f"{name} {arm.name} seed {seed}")
             run_dir = work / f"{arm.name}-s{seed}"
-            record = _one_run(arm, seed, b, (train_set, fixed, test_set), run_dir, bar)
+            sets = (train_set, fixed, test_set)
+            where = {"budget": budget, "results": results, "data_dir": data_dir}
+            record = _one_run(arm, seed, b, where, sets, run_dir, bar)
             if exp.target_train_error is not None:
                 record["final"]["epochs_to_target"] = epochs_to(
                     record["history"], exp.target_train_error
@@ -135,7 +139,9 @@ def _without_note(design: dict[str, Any] | None) -> dict[str, Any] | None:
 
 def _arm_dict(arm: Arm) -> dict[str, Any]:
     d = {"name": arm.name, "model": arm.model, "model_kwargs": arm.model_kwargs, "lr": arm.lr}
-    return d | ({"augment": arm.augment} if arm.augment else {})  # as stored before it existed
+    later = {"augment": arm.augment, "init": arm.init, "aux_weight": arm.aux_weight,
+             "lr_scale": arm.lr_scale}  # fmt: skip
+    return d | {k: v for k, v in later.items() if v is not None}  # as stored before they existed
 
 
 def _card(name: str, budget: str, seeds: list[int], arms: list[Arm], b: Budget) -> dict:
@@ -171,54 +177,30 @@ def _commit() -> str | None:
     return sha + ("-dirty" if dirty else "")
 
 
-def load_data(b: Budget, data_dir: str | os.PathLike | None, progress: bool) -> tuple:
-    """The budget's CIFAR-10 training and test subsets (the same images for every seed)."""
-    return data.load_cifar10(
-        data_dir,
-        train_per_class=b.train_per_class,
-        test_per_class=b.test_per_class,
-        seed=0,
-        allow_synthetic=b.allow_synthetic,
-        progress=progress,
-    )
+def prepare(
+    arm: Arm,
+    seed: int,
+    b: Budget,
+    train_set: Any,
+    budget: str = "cpu",
+    results: str | os.PathLike | None = None,
+    data_dir: str | os.PathLike | None = None,
+) -> tuple:
+    """:func:`cnnlib.experiments.setup.prepare`, with the trained net an ``init="from:RECIPE"``
+    arm starts from: that recipe at ``budget``, loaded from ``results`` (or trained there)."""
+    shallow = None
+    if arm.init and arm.init.startswith("from:"):
+        shallow = trained(arm.init[5:], budget, results=results, data_dir=data_dir, progress=False)
+    return setup.prepare(arm, seed, b, train_set, shallow=shallow)
 
 
-def prepare(arm: Arm, seed: int, b: Budget, train_set: Any) -> tuple:
-    """``(model, config, loader)`` of one run: the arm's model initialised from ``seed`` on the
-    budget's device, the matched training settings, the seeded training loader."""
-    device = str(resolve_device(b.device))
-    torch.manual_seed(seed)
-    model = models.create(arm.model, **(b.model_kwargs | arm.model_kwargs)).to(device)
-    if b.init == "lsuv":  # on the first 256 training images, the same for every arm and seed
-        batch = next(iter(data.DeviceLoader(train_set, 256, train=False, device=device)))[0]
-        lsuv_init_(model, batch)
-    config = TrainConfig(
-        epochs=b.epochs,
-        lr=arm.lr or b.lr,
-        schedule=b.schedule,
-        warmup_epochs=b.warmup_epochs,
-        weight_decay=b.weight_decay,
-        seed=seed,
-        model=arm.name,
-        device=device,
-        amp=b.amp,
-        channels_last=device == "cpu",
-    )
-    augment = arm.augmentation(b)
-    loader = data.DeviceLoader(
-        train_set, b.batch_size, train=True, augment=augment != "none", seed=seed, device=device
-    )
-    if augment == "crop_flip_pca":  # the paper's lighting noise, from the training images' PCA
-        loader = data.augment.PCAColorLoader(
-            loader, data.augment.rgb_pca(train_set.images), seed=seed
-        )
-    return model, config, loader
-
-
-def _one_run(arm: Arm, seed: int, b: Budget, sets: tuple, work: Path, bar: tqdm) -> dict:
-    """Train one arm from one seed, evaluating every ``eval_every`` epochs; resumable."""
+def _one_run(
+    arm: Arm, seed: int, b: Budget, where: dict, sets: tuple, work: Path, bar: tqdm
+) -> dict:
+    """Train one arm from one seed, evaluating every ``eval_every`` epochs; resumable.
+    ``where``: the budget's name, results and data directories (for a ``from:`` init)."""
     train_set, fixed, test_set = sets
-    model, config, loader = prepare(arm, seed, b, train_set)
+    model, config, loader = prepare(arm, seed, b, train_set, **where)
     device = config.device
     evals = {
         k: data.DeviceLoader(s, 500, train=False, device=device)
@@ -239,7 +221,8 @@ def _one_run(arm: Arm, seed: int, b: Budget, sets: tuple, work: Path, bar: tqdm)
         done = stop
     final = {k: v for k, v in history[-1].items() if k not in ("step", "epoch")}
     final["best_test_error"] = min(r["test_error"] for r in history)
-    return {"arm": arm.name, "seed": seed, "history": history, "final": final}
+    record = {"arm": arm.name, "seed": seed, "history": history, "final": final}
+    return record | ({"lr_scale": dict(config.lr_scale)} if config.lr_scale else {})
 
 
 def _measure(model: torch.nn.Module, evals: dict, epoch: int, step: int) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from torch import nn
 __all__ = [
     "alexnet_classifier",
     "check_input",
+    "glorot_init_",
     "load_weights",
     "lsuv_init_",
     "overwrite_named_param",
@@ -104,6 +105,18 @@ def load_weights(model: nn.Module, weights: Any, *, progress: bool = True) -> No
             "or create the model with weights=None."
         ) from err
     model.load_state_dict(state_dict)
+
+
+@torch.no_grad()
+def glorot_init_(model: nn.Module) -> None:
+    """Glorot & Bengio's normalised initialisation (2010) of every convolution and linear layer:
+    weights uniform in +-sqrt(6 / (fan_in + fan_out)), biases zero. The VGG paper's footnote:
+    with it, the deep configurations train without starting from net A."""
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d | nn.Linear):
+            nn.init.xavier_uniform_(m.weight)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
 
 
 @torch.no_grad()

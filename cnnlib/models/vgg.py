@@ -37,6 +37,8 @@ __all__ = [
     "make_layers",
     "scale_config",
     "conv_stack",
+    "init_from_shallower_",
+    "vgg_paper_init_",
 ]
 
 Layer = int | tuple[int, int] | str
@@ -325,9 +327,11 @@ class VGGCifar(nn.Module):
         fc_layers: int = 3,
         hidden: int | None = None,
         dropout: float = 0.5,
+        width: float = 1.0,
     ) -> None:
         super().__init__()
         _check_config(cfg)
+        self.width = width  # what ``cfg`` was scaled by (vgg_cifar); vgg_paper_init_ reads it
         if fc_layers not in (1, 3):
             raise ValueError(f"fc_layers must be 1 or 3; got {fc_layers!r}")
         if not 0 <= dropout < 1:
@@ -379,7 +383,9 @@ def vgg_cifar(
 ) -> VGGCifar:
     """CIFAR-scale VGG of any configuration: a name of ``CONFIGS`` ("A" ... "E", "A-LRN") or
     ``STACK_CONFIGS`` ("7x7", "3x3x3"), or a list; ``width`` scales the channels."""
-    return VGGCifar(scale_config(get_config(config), width), batch_norm=batch_norm, **kwargs)
+    return VGGCifar(
+        scale_config(get_config(config), width), batch_norm=batch_norm, width=width, **kwargs
+    )
 
 
 def _cifar_builder(name: str, cfg: str):
@@ -423,3 +429,69 @@ def conv_stack(kernels: list[int], channels: int, in_channels: int | None = None
         layers += [nn.Conv2d(c_in, channels, kernel_size=k, padding=k // 2), nn.ReLU(inplace=True)]
         c_in = channels
     return nn.Sequential(*layers)
+
+
+# The paper's fully connected layers: fc6 sees 512 x 7 x 7 values, fc7 and fc8 4,096.
+_PAPER_FC_FAN_IN = (512 * 7 * 7, 4096, 4096)
+
+
+@torch.no_grad()
+def vgg_paper_init_(model: VGGCifar, std: float = 0.01) -> dict[str, float]:
+    """The paper's random initialisation (section 3.1: weights from N(0, 0.01^2), biases zero),
+    carried over to a narrower CIFAR net by what it does to the signal. A layer multiplies the
+    scale of its input by about std x sqrt(fan-in); each layer here gets the std that gives the
+    factor the same layer has in the paper's network (full width, fc6 on a 7x7 map):
+    ``std x sqrt(paper fan-in / fan-in)``. At width 1 every convolution gets 0.01 exactly.
+    Returns ``{layer: std}``."""
+    if not isinstance(model, VGGCifar):
+        raise TypeError(f"vgg_paper_init_ needs a VGGCifar; got {type(model).__name__}")
+    convs = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.Conv2d)]
+    fcs = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.Linear)]
+    paper_fan_in = {}
+    for i, (name, m) in enumerate(convs):
+        c_in = m.in_channels if i == 0 else m.in_channels / model.width  # the paper's width
+        paper_fan_in[name] = c_in * m.kernel_size[0] * m.kernel_size[1]
+    for (name, _), fan_in in zip(fcs, _PAPER_FC_FAN_IN[-len(fcs) :], strict=True):
+        paper_fan_in[name] = fan_in
+    stds = {}
+    for name, m in convs + fcs:
+        fan_in = m.weight[0].numel()
+        stds[name] = std * (paper_fan_in[name] / fan_in) ** 0.5
+        nn.init.normal_(m.weight, std=stds[name])
+        nn.init.zeros_(m.bias)
+    return stds
+
+
+@torch.no_grad()
+def init_from_shallower_(deep: VGGCifar, shallow: VGGCifar, convs: int = 4) -> dict[str, str]:
+    """VGG's way to start a deep net (section 3.1): its first ``convs`` convolutions and its
+    fully connected layers copied from the trained net A (``shallow``), the layers in between
+    left as they are (the paper: random). The paper does not say which layers of a deeper net
+    take A's first four; their shapes fix it: each goes, in order, to the next convolution of
+    ``deep`` with the same shape (A's conv1, conv2, conv3_1, conv3_2 -> D's conv1_1, conv2_1,
+    conv3_1, conv3_2; D's conv1_2 and conv2_2 have no counterpart in A). Returns
+    ``{deep layer: shallow layer}``; an error if a layer finds no place."""
+    targets = [(n, m) for n, m in deep.named_modules() if isinstance(m, nn.Conv2d)]
+    sources = [(n, m) for n, m in shallow.named_modules() if isinstance(m, nn.Conv2d)][:convs]
+    pairs, start = {}, 0
+    for s_name, s in sources:
+        hit = next((j for j in range(start, len(targets))
+                    if targets[j][1].weight.shape == s.weight.shape), None)  # fmt: skip
+        if hit is None:
+            after = targets[start - 1][0] if start else "the input"
+            raise ValueError(
+                f"no convolution of the deep net after {after} has the shape of {s_name} "
+                f"{tuple(s.weight.shape)}"
+            )
+        pairs[targets[hit][0]] = s_name
+        start = hit + 1
+    fc_deep = [(n, m) for n, m in deep.named_modules() if isinstance(m, nn.Linear)]
+    fc_shallow = [(n, m) for n, m in shallow.named_modules() if isinstance(m, nn.Linear)]
+    if [m.weight.shape for _, m in fc_deep] != [m.weight.shape for _, m in fc_shallow]:
+        raise ValueError("the fully connected layers of the two nets differ in shape")
+    pairs |= {d: s for (d, _), (s, _) in zip(fc_deep, fc_shallow, strict=True)}
+    modules_deep, modules_shallow = dict(deep.named_modules()), dict(shallow.named_modules())
+    for d, s in pairs.items():
+        modules_deep[d].weight.copy_(modules_shallow[s].weight)
+        modules_deep[d].bias.copy_(modules_shallow[s].bias)
+    return pairs

@@ -41,6 +41,9 @@ class TrainConfig:
     gamma: float = 0.1
     warmup_epochs: float = 0.0
     aux_weight: float | None = None  # weight of auxiliary heads' losses (GoogLeNet: 0.3)
+    #: (module name, multiplier) pairs: the parameters of each named module (and its children)
+    #: train at lr x multiplier, every other parameter at lr
+    lr_scale: tuple[tuple[str, float], ...] = ()
     batch_size: int | None = None
     seed: int | None = None
     model: str | None = None
@@ -64,9 +67,14 @@ class TrainConfig:
         return cls(**(base | changes)).validated()
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-friendly dict (milestones as a list)."""
+        """A JSON-friendly dict (milestones as a list; ``lr_scale`` as a list of pairs, left
+        out when empty, as records were written before it existed)."""
         d = asdict(self)
         d["milestones"] = list(self.milestones) if self.milestones is not None else None
+        if self.lr_scale:
+            d["lr_scale"] = [[name, scale] for name, scale in self.lr_scale]
+        else:
+            del d["lr_scale"]
         return d
 
     @classmethod
@@ -79,6 +87,7 @@ class TrainConfig:
         d = dict(d)
         if d.get("milestones") is not None:
             d["milestones"] = tuple(d["milestones"])
+        d["lr_scale"] = tuple((name, scale) for name, scale in d.get("lr_scale", ()))
         return cls(**d)
 
     def replace(self, **changes: Any) -> TrainConfig:
@@ -131,4 +140,12 @@ def _problems(c: TrainConfig) -> list[tuple[str, str]]:
         out.append(("schedule", f"expected one of {', '.join(SCHEDULES)}, got {c.schedule!r}"))
     if c.milestones is not None and not all(_is_count(m) and m <= c.epochs for m in c.milestones):
         out.append(("milestones", f"expected epochs in [1, {c.epochs}], got {c.milestones!r}"))
+    if not all(
+        isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[0], str) and pair[0]
+        and _finite(pair[1]) and pair[1] > 0
+        for pair in c.lr_scale
+    ):  # fmt: skip
+        out.append(
+            ("lr_scale", f"expected (module name, multiplier > 0) pairs, got {c.lr_scale!r}")
+        )
     return out

@@ -197,7 +197,7 @@ def _setup(
     amp_dtype = _amp_dtype(config.amp, device)
     steps = len(loader)
     optimizer = build_optimizer(
-        raw, config.lr, config.momentum, config.weight_decay, config.nesterov
+        raw, config.lr, config.momentum, config.weight_decay, config.nesterov, config.lr_scale
     )
     scheduler = build_scheduler(
         optimizer,

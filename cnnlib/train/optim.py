@@ -19,10 +19,24 @@ def build_optimizer(
     momentum: float = 0.9,
     weight_decay: float = 1e-4,
     nesterov: bool = False,
+    lr_scale: Sequence[tuple[str, float]] = (),
 ) -> torch.optim.SGD:
-    """SGD with momentum and weight decay on every parameter, as in the papers."""
+    """SGD with momentum and weight decay on every parameter, as in the papers. ``lr_scale``:
+    (module name, multiplier) pairs; that module's parameters train at ``lr`` x multiplier (one
+    parameter group per multiplier, the unscaled group first)."""
+    scales = dict(lr_scale)
+    groups: dict[float, list[nn.Parameter]] = {1.0: []}
+    matched = set()
+    for name, p in model.named_parameters():
+        owner = next((m for m in scales if name.startswith(m + ".")), None)
+        matched.add(owner)
+        groups.setdefault(scales.get(owner, 1.0), []).append(p)
+    missing = sorted(set(scales) - matched)
+    if missing:
+        raise ValueError(f"lr_scale names modules without parameters in the model: {missing}")
+    params = [{"params": ps, "lr": lr * s} for s, ps in groups.items() if ps]
     return torch.optim.SGD(
-        model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay, nesterov=nesterov
+        params, lr=lr, momentum=momentum, weight_decay=weight_decay, nesterov=nesterov
     )
 
 

@@ -196,3 +196,72 @@ def test_cifar_vgg_trains_one_step_without_nan():
         losses.append(loss.item())
     assert all(torch.isfinite(torch.tensor(losses)))
     assert losses[-1] < losses[0]
+
+
+# --- initialisations of section 3.1 ------------------------------------------------------------
+
+
+def test_vgg_paper_init_keeps_each_layers_gain_from_the_paper():
+    """N(0, 0.01^2) at the paper's widths; a narrower net gets the std that keeps each layer's
+    factor std x sqrt(fan-in): conv1 (3 inputs at any width) 0.01, later convolutions 0.01 /
+    sqrt(width), fc6 as if it saw 512 x 7 x 7 inputs."""
+    from cnnlib.models.vgg import vgg_paper_init_
+
+    torch.manual_seed(0)
+    full = M.create("vgg16_cifar", batch_norm=False)
+    stds = vgg_paper_init_(full)
+    convs = [n for n, m in full.named_modules() if isinstance(m, nn.Conv2d)]
+    assert [stds[n] for n in convs] == pytest.approx([0.01] * 13)
+    assert stds["classifier.0"] == pytest.approx(0.01 * (512 * 49 / 512) ** 0.5)  # 0.07
+    assert stds["classifier.6"] == pytest.approx(0.01 * (4096 / 512) ** 0.5)
+    quarter = M.create("vgg16_cifar", batch_norm=False, width=0.25)
+    stds = vgg_paper_init_(quarter)
+    convs = [(n, m) for n, m in quarter.named_modules() if isinstance(m, nn.Conv2d)]
+    assert stds[convs[0][0]] == pytest.approx(0.01)
+    assert [stds[n] for n, _ in convs[1:]] == pytest.approx([0.02] * 12)
+    weights = torch.cat([m.weight.flatten() for _, m in convs[1:]])
+    assert weights.std().item() == pytest.approx(0.02, rel=0.02)
+    assert all(float(m.bias.detach().abs().max()) == 0 for _, m in convs)
+    with pytest.raises(TypeError, match="needs a VGGCifar"):
+        vgg_paper_init_(nn.Linear(2, 2))
+
+
+def test_init_from_shallower_copies_as_first_four_convolutions_and_its_classifier():
+    from cnnlib.models.vgg import init_from_shallower_
+
+    torch.manual_seed(0)
+    a = M.create("vgg11_cifar", batch_norm=False, width=0.25)
+    d = M.create("vgg16_cifar", batch_norm=False, width=0.25)
+    before = {n: p.clone() for n, p in d.named_parameters()}
+    pairs = init_from_shallower_(d, a)
+    # A: conv1 (3->16), conv2 (16->32), conv3_1 (32->64), conv3_2 (64->64); D's conv1_2 (16->16)
+    # and conv2_2 (32->32) have no counterpart and stay as they were
+    assert pairs == {"features.0": "features.0", "features.5": "features.3",
+                     "features.10": "features.6", "features.12": "features.8",
+                     "classifier.0": "classifier.0", "classifier.3": "classifier.3",
+                     "classifier.6": "classifier.6"}  # fmt: skip
+    params_a = dict(a.named_parameters())
+    for n, p in d.named_parameters():
+        layer = n.rsplit(".", 1)[0]
+        if layer in pairs:
+            assert torch.equal(p, params_a[n.replace(layer, pairs[layer], 1)]), n
+        else:
+            assert torch.equal(p, before[n]), n
+    with pytest.raises(ValueError, match="has the shape of features.0"):
+        init_from_shallower_(M.create("vgg16_cifar", width=0.5, batch_norm=False), a)
+
+
+def test_glorot_init_bounds_every_layer():
+    from cnnlib.models.layers import glorot_init_
+
+    torch.manual_seed(0)
+    net = M.create("vgg11_cifar", batch_norm=False, width=0.25)
+    glorot_init_(net)
+    for m in net.modules():
+        if isinstance(m, nn.Conv2d | nn.Linear):
+            fan_in, fan_out = m.weight[0].numel(), m.weight.shape[0] * m.weight[0, 0].numel()
+            bound = (6 / (fan_in + fan_out)) ** 0.5
+            w = m.weight.detach().abs().max()
+            assert float(w) <= bound
+            assert float(w) > 0.9 * bound
+            assert float(m.bias.detach().abs().max()) == 0

@@ -66,6 +66,9 @@ def test_cosine_with_warmup_and_onecycle():
         ({"aux_weight": math.nan}, "aux_weight"),
         ({"nesterov": True, "momentum": 0.0}, "nesterov: needs a momentum > 0"),
         ({"batch_size": 0}, "batch_size: expected an integer >= 1"),
+        ({"lr_scale": (("conv1", 0.0),)}, r"lr_scale: expected \(module name, multiplier > 0\)"),
+        ({"lr_scale": (("", 2.0),)}, "lr_scale: expected"),
+        ({"lr_scale": (("conv1", math.nan),)}, "lr_scale: expected"),
     ],
 )
 def test_config_out_of_range_is_a_config_error(change, message):
@@ -82,6 +85,31 @@ def test_config_round_trips_and_takes_the_profile():
     assert TrainConfig.from_dict(c.to_dict()) == c
     with pytest.raises(ConfigError, match="unknown training settings: lerning_rate"):
         TrainConfig.from_dict({"lerning_rate": 0.1})
+
+
+def test_lr_scale_round_trips_and_is_left_out_of_records_when_empty():
+    c = TrainConfig(lr_scale=(("conv1", 2.5), ("inception3a", 1.5)))
+    assert c.to_dict()["lr_scale"] == [["conv1", 2.5], ["inception3a", 1.5]]
+    assert TrainConfig.from_dict(c.to_dict()) == c
+    assert "lr_scale" not in TrainConfig().to_dict()  # records written before it existed
+    assert TrainConfig.from_dict(TrainConfig().to_dict()) == TrainConfig()
+
+
+def test_build_optimizer_scales_the_named_modules_learning_rate():
+    from torch import nn
+
+    from cnnlib.train import build_optimizer, build_scheduler
+
+    model = nn.Sequential(nn.Linear(2, 3), nn.Sequential(nn.Linear(3, 3), nn.Linear(3, 1)))
+    opt = build_optimizer(model, lr=0.1, lr_scale=(("1.0", 4.0), ("0", 2.0)))
+    lrs = {id(p): g["lr"] for g in opt.param_groups for p in g["params"]}
+    assert [lrs[id(p)] for p in model.parameters()] == pytest.approx([0.2, 0.2, 0.4, 0.4, 0.1, 0.1])
+    assert opt.param_groups[0]["lr"] == 0.1  # the unscaled group first (the logged lr)
+    sched = build_scheduler(opt, "cosine", epochs=2, steps_per_epoch=1)
+    sched.step()
+    assert [g["lr"] for g in opt.param_groups] == pytest.approx([0.05, 0.1, 0.2])  # each halved
+    with pytest.raises(ValueError, match=r"lr_scale names modules without parameters.*'2'"):
+        build_optimizer(model, lr_scale=(("2", 2.0),))
 
 
 def test_config_error_names_its_field():
