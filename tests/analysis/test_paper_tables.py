@@ -49,6 +49,11 @@ def test_vgg_paper_table_holds_table_3_and_4():
                 "D": (25.6, 8.1), "E": (25.5, 8.0)}  # fmt: skip
     for cfg, (top1, top5) in expected.items():
         assert (VGG_PAPER_TABLE[cfg]["top1"], VGG_PAPER_TABLE[cfg]["top5"]) == (top1, top5)
+    # Table 3's rows at one training and test scale, S = 256: E is no better than D
+    at_256 = {"A": (29.6, 10.4), "A-LRN": (29.7, 10.5), "B": (28.7, 9.9), "C": (28.1, 9.4),
+              "D": (27.0, 8.8), "E": (27.3, 9.0)}  # fmt: skip
+    for cfg, errors in at_256.items():
+        assert (VGG_PAPER_TABLE[cfg]["top1_s256"], VGG_PAPER_TABLE[cfg]["top5_s256"]) == errors
     # Table 4 (multi-scale): D and E are equal, the note's "little gain" from 16 to 19 layers.
     for cfg in ("D", "E"):
         assert (
