@@ -40,7 +40,7 @@ from cnnlib.plots.residual import (
 )
 from cnnlib.plots.style import PALETTE, STYLE, book_style, use_style
 from cnnlib.plots.training import (
-    plot_accuracy_by_depth,
+    plot_error_by_depth,
     plot_gradient_norms,
     plot_history,
     plot_training_error,
@@ -55,7 +55,7 @@ __all__ = [
     "plot_line_gradients",
     "plot_path_gradients",
     "plot_single_deletions",
-    "plot_accuracy_by_depth",
+    "plot_error_by_depth",
     "plot_depth_vs_error",
     "plot_experiment",
     "plot_feature_maps",

@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 from cnnlib.plots.style import PALETTE, book_style
 
 __all__ = [
-    "plot_accuracy_by_depth",
+    "plot_error_by_depth",
     "plot_gradient_norms",
     "plot_history",
     "plot_training_error",
@@ -131,23 +131,28 @@ def plot_training_error(runs, *, target: float | None = None, title: str | None 
 
 
 def _runs_by_depth(ax, runs) -> None:
-    """Train and test accuracy against depth, each test point labelled."""
+    """Train and test error against depth, the mean over seeds with the lowest-to-highest seed as
+    an error bar where given, each test point labelled."""
     labels = list(runs)
     depths = [runs[k]["depth"] for k in labels]
-    for key, style, name in (("train_acc", "--", "train"), ("test_acc", "-", "test")):
+    for key, style, name in (("train_error", "--", "train"), ("test_error", "-", "test")):
         values = [runs[k].get(key) for k in labels]
         if all(v is None for v in values):
             continue
-        ax.plot(depths, [100 * v for v in values], style, marker="o", label=name)
+        spread = [runs[k].get(f"{key}_range") for k in labels]
+        yerr = None
+        if all(r is not None for r in spread):
+            yerr = [[v - lo for v, (lo, _) in zip(values, spread, strict=True)],
+                    [hi - v for v, (_, hi) in zip(values, spread, strict=True)]]  # fmt: skip
+        ax.errorbar(depths, values, yerr=yerr, fmt=style, marker="o", capsize=3, label=name)
     for label, d in zip(labels, depths, strict=True):
-        v = 100 * runs[label]["test_acc"]
-        ax.annotate(label, (d, v), xytext=(0, 6), textcoords="offset points", ha="center",
-                    fontsize=8)  # fmt: skip
+        ax.annotate(label, (d, runs[label]["test_error"]), xytext=(6, 4),
+                    textcoords="offset points", fontsize=8)  # fmt: skip
     ax.set_xlabel("weight layers")
-    ax.set_ylabel("top-1 accuracy (%)")
+    ax.set_ylabel("top-1 error (%)")
     ax.set_title("this book's runs (CIFAR-10)", fontsize=10)
     ax.margins(x=0.15, y=0.2)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
 
 
 def _paper_by_depth(ax, paper) -> None:
@@ -157,23 +162,25 @@ def _paper_by_depth(ax, paper) -> None:
     for k in labels:
         ax.annotate(k, paper[k], xytext=(4, 4), textcoords="offset points", fontsize=8)
     ax.set_xlabel("weight layers")
-    ax.set_ylabel("top-5 error (%)")
+    ax.set_ylabel("top-1 error (%)")
     ax.set_title("the paper (ImageNet validation)", fontsize=10)
     ax.margins(x=0.15, y=0.2)
 
 
-def plot_accuracy_by_depth(runs, paper=None, *, title: str | None = None):
-    """Accuracy against depth (weight layers) of trained runs, and the paper's error beside it.
+def plot_error_by_depth(runs, paper=None, *, title: str | None = None):
+    """Top-1 error against depth (weight layers) of trained runs, and the paper's beside it, in
+    the same metric.
 
-    ``runs`` is ``{label: {"depth": int, "test_acc": float, "train_acc": float (optional)}}``
-    (fractions); ``paper`` (optional) ``{label: (depth, error in %)}``, drawn in a second panel.
+    ``runs`` is ``{label: {"depth": int, "test_error": %, "train_error": % (optional),
+    "test_error_range": (lowest, highest) over seeds (optional), "train_error_range": ...}}``;
+    ``paper`` (optional) ``{label: (depth, top-1 error in %)}``, drawn in a second panel.
     Returns the ``Figure``.
     """
     if not runs:
-        raise ValueError("plot_accuracy_by_depth: no runs")
+        raise ValueError("plot_error_by_depth: no runs")
     with book_style():
         ncols = 2 if paper else 1
-        fig, axes = plt.subplots(1, ncols, figsize=(4.6 * ncols, 3.6), squeeze=False)
+        fig, axes = plt.subplots(1, ncols, figsize=(5.2 * ncols, 3.6), squeeze=False)
         _runs_by_depth(axes[0][0], runs)
         if paper:
             _paper_by_depth(axes[0][1], paper)

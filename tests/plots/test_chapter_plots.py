@@ -35,20 +35,23 @@ def _meta(name: str, **kwargs) -> nn.Module:
 # --- VGG -----------------------------------------------------------------------------------------
 
 
-def test_plot_accuracy_by_depth_and_stage_costs():
-    runs = {"A": {"depth": 11, "train_acc": 0.5, "test_acc": 0.45},
-            "E": {"depth": 19, "train_acc": 0.6, "test_acc": 0.5}}  # fmt: skip
-    paper = {
-        k: (VGG_PAPER_TABLE[k]["layers"], VGG_PAPER_TABLE[k]["top5"]) for k in ("A", "B", "D", "E")
-    }
-    fig = plots.plot_accuracy_by_depth(runs, paper, title="t")
+def test_plot_error_by_depth_and_stage_costs():
+    runs = {"A": {"depth": 11, "train_error": 20.0, "test_error": 30.0,
+                  "test_error_range": (29.0, 32.0)},
+            "D": {"depth": 16, "train_error": 15.0, "test_error": 28.0,
+                  "test_error_range": (27.5, 28.5)}}  # fmt: skip
+    paper = {k: (VGG_PAPER_TABLE[k]["layers"], VGG_PAPER_TABLE[k]["top1_s256"]) for k in "ABDE"}
+    fig = plots.plot_error_by_depth(runs, paper, title="t")
     assert len(fig.axes) == 2
-    assert len(plots.plot_accuracy_by_depth(runs).axes) == 1
+    assert [ax.get_ylabel() for ax in fig.axes] == ["top-1 error (%)"] * 2  # one metric
+    test_line = fig.axes[0].get_lines()[1]  # train first, then test
+    assert list(test_line.get_ydata()) == [30.0, 28.0]
+    assert len(plots.plot_error_by_depth(runs).axes) == 1
     fig = plots.plot_stage_costs(vgg_stage_table(_meta("vgg16")))
     assert len(fig.axes) == 3
     assert len(fig.axes[0].patches) == 5
     with pytest.raises(ValueError):
-        plots.plot_accuracy_by_depth({})
+        plots.plot_error_by_depth({})
     with pytest.raises(ValueError):
         plots.plot_stage_costs([])
 

@@ -24,7 +24,7 @@ TOPICS = (
 )
 PUBLIC = {  # every name the book's notebooks use, under the name it had in cnnlib.viz
     "PALETTE", "STYLE", "book_style", "use_style",
-    "plot_accuracy_by_depth", "plot_depth_vs_error", "plot_feature_maps", "plot_filters",
+    "plot_error_by_depth", "plot_depth_vs_error", "plot_feature_maps", "plot_filters",
     "plot_gradient_norms", "plot_history", "plot_ilsvrc_winners", "plot_image_rows",
     "plot_layer_responses", "plot_lesion", "plot_occlusion", "plot_param_share",
     "plot_path_lengths", "plot_reconstructions", "plot_residual_blocks", "plot_spectrum",
