@@ -103,25 +103,37 @@ def plot_width_and_receptive_field(tables, title: str | None = None):
     return fig
 
 
-def plot_stage_costs(stages, *, title: str | None = None):
+def plot_stage_costs(stages, *, fc=None, title: str | None = None):
     """Per stage of a network: MACs, activations (values per image) and parameters, as bars.
 
     ``stages`` is a list of dicts with the keys ``stage``, ``size``, ``channels``, ``macs``,
     ``activations`` and ``params``. Bars are labelled with their values, the x labels give each
-    stage's map size and channels. Returns the ``Figure`` (3 axes).
+    stage's map size and channels. ``fc`` (optional, a dict with ``macs``, ``activations`` and
+    ``params``) adds the fully connected layers as a last, hatched bar in every panel, so that
+    where the parameters are is seen next to where the computation is. Returns the ``Figure``
+    (3 axes).
     """
     if not stages:
         raise ValueError("plot_stage_costs: no stages")
+    if fc is not None:
+        stages = [*stages, {"stage": "FC", "size": "", "channels": "layers", **fc}]
     panels = [("macs", 1e9, "MACs per image (billions)"),
               ("activations", 1e6, "conv outputs per image (millions)"),
               ("params", 1e6, "parameters (millions)")]  # fmt: skip
     with book_style():
         fig, axes = plt.subplots(1, 3, figsize=(10.0, 3.4))
         xs = list(range(len(stages)))
-        ticks = [f"{s['stage']}\n{s['size']}\n{s['channels']} ch" for s in stages]
+        ticks = [
+            f"{s['stage']}\n{s['size']}\n{s['channels']}" + ("" if s["stage"] == "FC" else " ch")
+            for s in stages
+        ]
         for i, (ax, (key, scale, label)) in enumerate(zip(axes, panels, strict=True)):
             values = [s[key] / scale for s in stages]
             bars = ax.bar(xs, values, color=PALETTE[i], width=0.65)
+            if fc is not None:
+                bars[-1].set_hatch("//")
+                bars[-1].set_facecolor("white")
+                bars[-1].set_edgecolor(PALETTE[i])
             for bar, v in zip(bars, values, strict=True):
                 ax.annotate(f"{v:.2f}" if v < 10 else f"{v:.1f}",
                             (bar.get_x() + bar.get_width() / 2, v), xytext=(0, 2),

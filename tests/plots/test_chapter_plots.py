@@ -50,6 +50,11 @@ def test_plot_error_by_depth_and_stage_costs():
     fig = plots.plot_stage_costs(vgg_stage_table(_meta("vgg16")))
     assert len(fig.axes) == 3
     assert len(fig.axes[0].patches) == 5
+    fc = {"macs": 123_633_664, "activations": 9_192, "params": 123_642_856}
+    fig = plots.plot_stage_costs(vgg_stage_table(_meta("vgg16")), fc=fc)
+    params = fig.axes[2].patches
+    assert len(params) == 6 and params[-1].get_hatch() == "//"
+    assert params[-1].get_height() == pytest.approx(123.642856)  # millions
     with pytest.raises(ValueError):
         plots.plot_error_by_depth({})
     with pytest.raises(ValueError):
