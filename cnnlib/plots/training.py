@@ -192,26 +192,47 @@ def plot_error_by_depth(runs, paper=None, *, title: str | None = None):
     return fig
 
 
-def plot_gradient_norms(runs, *, title: str | None = None, ax=None, ylabel: str | None = None):
+def plot_gradient_norms(
+    runs,
+    *,
+    title: str | None = None,
+    ax=None,
+    ylabel: str | None = None,
+    xlabel: str | None = None,
+    names: bool = False,
+    marks: dict[str, str] | None = None,
+):
     """The gradient norm of every weight layer, input to output, on a log scale, for one or
     several measurements: ``runs`` is ``{label: {layer: norm}}`` as
-    :func:`cnnlib.analysis.gradient_norms` returns; ``ylabel`` replaces the axis label. Returns
-    the ``Figure``."""
+    :func:`cnnlib.analysis.gradient_norms` returns; ``ylabel``/``xlabel`` replace the axis
+    labels. ``names`` puts the layer names under the axis (for a few layers or blocks);
+    ``marks`` (``{layer: text}``) draws a dashed line at those layers (where GoogLeNet's heads
+    attach, say). Zeros cannot be drawn on a log scale and are left out, not dropped to the
+    axis. Returns the ``Figure``."""
     if not runs or not any(runs.values()):
         raise ValueError("plot_gradient_norms: no gradient norms")
+    layers = list(next(iter(runs.values())))
     with book_style():
         if ax is None:
             fig, ax = plt.subplots(figsize=(7.0, 3.6))
         else:
             fig = ax.figure
         for i, (label, norms) in enumerate(runs.items()):
-            values = list(norms.values())
+            values = [v if v > 0 else float("nan") for v in norms.values()]
             ax.plot(range(1, len(values) + 1), values, "-", marker=".", markersize=4,
                     color=PALETTE[i % len(PALETTE)], label=label)  # fmt: skip
+        for layer, text in (marks or {}).items():
+            x = layers.index(layer) + 1
+            ax.axvline(x, color="0.5", linestyle="--", linewidth=1)
+            ax.annotate(text, (x, 1), xycoords=("data", "axes fraction"), xytext=(3, -10),
+                        textcoords="offset points", fontsize=8, color="0.3")  # fmt: skip
         ax.set_yscale("log")
-        ax.set_xlabel("weight layer (1 = first convolution, last = fc)")
+        ax.set_xlabel(xlabel or "weight layer, input to output")
         ax.set_ylabel(ylabel or "gradient norm ||dL/dW|| (log)")
-        ax.xaxis.get_major_locator().set_params(integer=True)
+        if names:
+            ax.set_xticks(range(1, len(layers) + 1), layers, rotation=45, ha="right", fontsize=8)
+        else:
+            ax.xaxis.get_major_locator().set_params(integer=True)
         ax.legend(fontsize=8)
         if title:
             ax.set_title(title)

@@ -4,6 +4,8 @@ path lengths, lesions)."""
 
 from __future__ import annotations
 
+import math
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -105,6 +107,17 @@ def test_plot_gradient_norms():
     assert fig.axes[0].get_ylabel() == "relative step ||dL/dW|| / ||W||"
     with pytest.raises(ValueError, match="no gradient norms"):
         plots.plot_gradient_norms({})
+    # by block, names under the axis, a head marked, zeros left out (not dropped to the axis)
+    blocks = {"main": {"conv1": 1.0, "inception4a": 0.5, "inception5b": 0.2},
+              "aux": {"conv1": 2.0, "inception4a": 1.0, "inception5b": 0.0}}  # fmt: skip
+    fig = plots.plot_gradient_norms(blocks, names=True, marks={"inception4a": "aux1"},
+                                    xlabel="block")  # fmt: skip
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["conv1", "inception4a", "inception5b"]
+    aux = list(ax.get_lines()[1].get_ydata())
+    assert aux[:2] == [2.0, 1.0] and math.isnan(aux[2])
+    assert any(line.get_xdata()[0] == 2 for line in ax.get_lines()[2:])  # the dashed mark
+    assert ax.get_xlabel() == "block" and "aux1" in [t.get_text() for t in ax.texts]
 
 
 def test_plot_layer_responses_in_order_and_sorted():
