@@ -44,14 +44,18 @@ def prepare(
     torch.manual_seed(seed)
     kwargs = b.model_kwargs | arm.model_kwargs
     model = models.create(arm.model, **kwargs).to(device)
-    # the first 256 training images, the same for every arm and seed: LSUV's and lr_scale's batch
-    first = next(iter(data.DeviceLoader(train_set, 256, train=False, device=device)))
-    _initialise(model, arm.init or b.init, first[0], shallow)
+    init = arm.init or b.init
+    # LSUV's and lr_scale's batch (loaded only for them): the first 256 training images, the
+    # same for every arm and seed
+    first = None
+    if init == "lsuv" or arm.lr_scale == "aux":
+        first = next(iter(data.DeviceLoader(train_set, 256, train=False, device=device)))
+    _initialise(model, init, first, shallow)
     lr_scale = ()
     if arm.lr_scale == "aux":  # the same trunk with heads, from the same seed, measured
         torch.manual_seed(seed)
         twin = models.create(arm.model, **(kwargs | {"aux_logits": True})).to(device)
-        _initialise(twin, arm.init or b.init, first[0], shallow)
+        _initialise(twin, init, first, shallow)
         lr_scale = aux_lr_scale(twin, *first, aux_weight=0.3)
     config = TrainConfig(
         epochs=b.epochs,
@@ -79,13 +83,13 @@ def prepare(
 
 
 def _initialise(
-    model: nn.Module, init: str, batch: torch.Tensor, shallow: nn.Module | None
+    model: nn.Module, init: str, first: tuple | None, shallow: nn.Module | None
 ) -> None:
-    """Apply one of :data:`INITS` (``"default"``: leave the model's own), or VGG's start from a
-    trained shallower net (``"from:RECIPE"``: ``shallow``'s layers into the paper's random
-    init)."""
+    """Apply one of :data:`INITS` (``"default"``: leave the model's own; ``"lsuv"`` on the
+    images of ``first``), or VGG's start from a trained shallower net (``"from:RECIPE"``:
+    ``shallow``'s layers into the paper's random init)."""
     if init == "lsuv":
-        lsuv_init_(model, batch)
+        lsuv_init_(model, first[0])
     elif init == "glorot":
         glorot_init_(model)
     elif init == "vgg_paper":
@@ -94,7 +98,7 @@ def _initialise(
         if shallow is None:
             raise ExperimentError(f"init {init!r} needs the trained net it starts from")
         vgg_paper_init_(model)
-        init_from_shallower_(model, shallow.to(batch.device))
+        init_from_shallower_(model, shallow.to(next(model.parameters()).device))
 
 
 def aux_lr_scale(

@@ -13,22 +13,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from cnnlib.experiments import book
 from cnnlib.experiments.registry import Arm, Budget, Experiment, register
 from cnnlib.experiments.trained import VGG_A_BUDGETS
 
 __all__ = ["AUX_HEADS", "VGG_DEPTH", "VGG_INIT_EXPERIMENT", "VGG_KERNELS"]
 
-_SMOKE = dict(
-    train_per_class=4,
-    test_per_class=2,
-    epochs=2,
-    batch_size=20,
-    train_eval_per_class=4,
-    warmup_epochs=0.0,
-    seeds=(0, 1),
-    allow_synthetic=True,
-    note="seconds, for the tests; its numbers mean nothing",
-)
+_SMOKE = dict(book._SMOKE, warmup_epochs=0.0)  # the book's smoke budget, without warm-up
 
 
 def _with_init(budgets: dict[str, Budget]) -> dict[str, Budget]:
