@@ -32,7 +32,8 @@ def _with_init(budgets: dict[str, Budget]) -> dict[str, Budget]:
 #: deep nets", so the paper trained A from N(0, 0.01^2) and started the deeper nets from it; its
 #: footnote adds that Glorot's init works without that. D without batch norm from each start,
 #: and A from the paper's init; at a quarter of the paper's widths (vgg_paper_init_ keeps each
-#: layer's effect on the signal as in the paper's network).
+#: layer's effect on the signal as in the paper's network) and on the paper's input scale
+#: (PAPER_INPUT_STD), which every arm shares.
 VGG_INIT_EXPERIMENT = register(
     Experiment(
         name="vgg_init",

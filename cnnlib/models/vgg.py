@@ -32,6 +32,7 @@ __all__ = [
     "VGG",
     "VGGCifar",
     "CONFIGS",
+    "PAPER_INPUT_STD",
     "STACK_CONFIGS",
     "get_config",
     "make_layers",
@@ -317,6 +318,9 @@ class VGGCifar(nn.Module):
     2015, after the paper) so that every depth trains from scratch; the FC layers are as wide as
     the last convolution (``hidden``) instead of 4096, on a 1x1 map instead of 7x7; ``width``
     scales every convolution's channels (1.0: the paper's 64-128-256-512-512).
+    ``input_scale`` multiplies the input: cnnlib's loaders standardise pixels to unit spread,
+    the paper only subtracted the mean RGB value from 0-255 pixels (:data:`PAPER_INPUT_STD`
+    gives the paper's input scale, which its N(0, 0.01^2) start depends on).
     """
 
     def __init__(
@@ -328,9 +332,13 @@ class VGGCifar(nn.Module):
         hidden: int | None = None,
         dropout: float = 0.5,
         width: float = 1.0,
+        input_scale: float = 1.0,
     ) -> None:
         super().__init__()
         _check_config(cfg)
+        if not input_scale > 0:
+            raise ValueError(f"input_scale must be a positive number; got {input_scale!r}")
+        self.input_scale = float(input_scale)
         self.width = width  # what ``cfg`` was scaled by (vgg_cifar); vgg_paper_init_ reads it
         if fc_layers not in (1, 3):
             raise ValueError(f"fc_layers must be 1 or 3; got {fc_layers!r}")
@@ -372,6 +380,8 @@ class VGGCifar(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         check_input(x, model=type(self).__name__, min_size=self.min_input_size)
+        if self.input_scale != 1.0:  # the paper's pixel scale (see PAPER_INPUT_STD)
+            x = x * self.input_scale
         x = self.features(x)  # (N, C, 1, 1) for 32x32 and five pools
         x = torch.flatten(self.avgpool(x), 1)  # (N, C)
         return self.classifier(x)
@@ -433,6 +443,13 @@ def conv_stack(kernels: list[int], channels: int, in_channels: int | None = None
 
 # The paper's fully connected layers: fc6 sees 512 x 7 x 7 values, fc7 and fc8 4,096.
 _PAPER_FC_FAN_IN = (512 * 7 * 7, 4096, 4096)
+
+#: The spread of the paper's input: section 2.1's only pre-processing is subtracting the mean RGB
+#: value, so its pixels stay on the 0-255 scale, where ImageNet's per-channel standard deviations
+#: (0.229, 0.224, 0.225 of 255, torchvision's normalisation) average about 57.6. A ReLU network
+#: without biases is positively homogeneous, so this factor reaches the logits unchanged:
+#: ``VGGCifar(input_scale=PAPER_INPUT_STD)`` on cnnlib's unit-spread inputs is the paper's scale.
+PAPER_INPUT_STD = round(255 * (0.229 + 0.224 + 0.225) / 3, 1)
 
 
 @torch.no_grad()

@@ -226,6 +226,29 @@ def test_vgg_paper_init_keeps_each_layers_gain_from_the_paper():
         vgg_paper_init_(nn.Linear(2, 2))
 
 
+def test_input_scale_gives_the_papers_pixel_scale_to_the_logits():
+    """input_scale multiplies the input; with the paper's zero biases a ReLU VGG without batch
+    norm is positively homogeneous, so the logits grow by the same factor (PAPER_INPUT_STD:
+    ImageNet's pixel spread on the 0-255 scale)."""
+    from cnnlib.models.vgg import PAPER_INPUT_STD, vgg_paper_init_
+
+    assert PAPER_INPUT_STD == pytest.approx(255 * 0.226, abs=0.05)
+    x = torch.randn(4, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    nets = {}
+    for scale in (1.0, PAPER_INPUT_STD):
+        torch.manual_seed(0)
+        nets[scale] = M.create("vgg11_cifar", batch_norm=False, width=0.25, input_scale=scale)
+        vgg_paper_init_(nets[scale])
+        nets[scale].eval()
+    with torch.no_grad():
+        plain, scaled = nets[1.0](x), nets[PAPER_INPUT_STD](x)
+        assert torch.allclose(scaled, nets[1.0](PAPER_INPUT_STD * x))
+    assert torch.allclose(scaled, PAPER_INPUT_STD * plain, rtol=1e-4, atol=1e-12)
+    assert scaled.abs().max() > 10 * plain.abs().max()
+    with pytest.raises(ValueError, match="input_scale must be a positive number"):
+        M.create("vgg11_cifar", input_scale=0)
+
+
 def test_init_from_shallower_copies_as_first_four_convolutions_and_its_classifier():
     from cnnlib.models.vgg import init_from_shallower_
 
