@@ -48,6 +48,8 @@ VGG_INIT_EXPERIMENT = register(
         },
         arms=(
             Arm("A_paper_init", "vgg11_cifar", init="vgg_paper"),
+            # the same on cnnlib's standardised pixels (spread 1), not the paper's 0-255 scale
+            Arm("A_unit_input", "vgg11_cifar", {"input_scale": 1.0}, init="vgg_paper"),
             Arm("D_paper_init", "vgg16_cifar", init="vgg_paper"),
             Arm("D_glorot", "vgg16_cifar", init="glorot"),
             Arm("D_from_A", "vgg16_cifar", init="from:vgg_a"),

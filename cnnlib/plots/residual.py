@@ -14,29 +14,41 @@ from cnnlib.plots.style import PALETTE, book_style
 __all__ = ["plot_layer_responses", "plot_lesion", "plot_path_lengths", "plot_spectrum"]
 
 
-def plot_layer_responses(runs, *, title: str | None = None):
+def plot_layer_responses(
+    runs, *, title: str | None = None, log: bool = False, sorted_panel: bool = True
+):
     """The ResNet paper's figure 7: the standard deviation of each layer's response, in network
     order (left) and sorted in descending order (right), for several networks. ``runs`` is
     ``{label: {layer: std}}`` as :func:`cnnlib.analysis.response_stds` returns; labels with
-    "plain" are dashed. Returns the ``Figure``."""
+    "plain" are dashed. ``log=True``: a log-scale y axis (a signal that fades by orders of
+    magnitude, VGG's random start); ``sorted_panel=False``: the network-order panel only.
+    Returns the ``Figure``."""
     if not runs or not any(runs.values()):
         raise ValueError("plot_layer_responses: no layer responses")
     with book_style():
-        fig, (ax_order, ax_sorted) = plt.subplots(1, 2, figsize=(9.0, 3.4), sharey=True)
+        if sorted_panel:
+            fig, (ax_order, ax_sorted) = plt.subplots(1, 2, figsize=(9.0, 3.4), sharey=True)
+        else:
+            fig, ax_order = plt.subplots(figsize=(6.0, 3.6))
+        axes = (ax_order, ax_sorted) if sorted_panel else (ax_order,)
         for i, (label, stds) in enumerate(runs.items()):
             values = list(stds.values())
             colour = PALETTE[i % len(PALETTE)]
             style = "--" if "plain" in label.lower() else "-"
             x = range(1, len(values) + 1)
-            ax_order.plot(x, values, style, color=colour, label=label, lw=1.2)
-            ax_sorted.plot(x, sorted(values, reverse=True), style, color=colour, label=label,
-                           lw=1.2)  # fmt: skip
+            ax_order.plot(x, values, style, color=colour, label=label, lw=1.2, marker=".")
+            if sorted_panel:
+                ax_sorted.plot(x, sorted(values, reverse=True), style, color=colour, label=label,
+                               lw=1.2)  # fmt: skip
         ax_order.set_xlabel("layer index (original order)")
-        ax_sorted.set_xlabel("layer index (sorted by magnitude)")
         ax_order.set_ylabel("std of the response")
-        for ax in (ax_order, ax_sorted):
+        if sorted_panel:
+            ax_sorted.set_xlabel("layer index (sorted by magnitude)")
+        for ax in axes:
             ax.xaxis.get_major_locator().set_params(integer=True)
-        ax_sorted.legend(fontsize=8)
+            if log:
+                ax.set_yscale("log")
+        axes[-1].legend(fontsize=8)
         if title:
             fig.suptitle(title)
         fig.tight_layout()

@@ -15,6 +15,7 @@ from cnnlib import data, experiments
 from cnnlib.experiments import runner
 from cnnlib.experiments.cli import main
 from cnnlib.experiments.registry import settings
+from cnnlib.models.vgg import PAPER_INPUT_STD
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -603,3 +604,7 @@ def test_vgg_init_starts_d_from_the_trained_net_a(tmp_path):
     )  # conv1_2: random, as A has none
     glorot, _, _ = runner.prepare(arms["D_glorot"], 0, b, train_set)
     assert not torch.equal(glorot.features[2].weight, paper.features[2].weight)
+    # every arm on the paper's pixel scale but the one that asks what it does
+    unit, _, _ = runner.prepare(arms["A_unit_input"], 0, b, train_set)
+    assert unit.input_scale == 1.0
+    assert paper.input_scale == glorot.input_scale == d.input_scale == PAPER_INPUT_STD

@@ -130,6 +130,10 @@ def test_plot_layer_responses_in_order_and_sorted():
     assert order.get_lines()[1].get_linestyle() == "-"
     with pytest.raises(ValueError, match="no layer responses"):
         plots.plot_layer_responses({})
+    one = plots.plot_layer_responses(runs, log=True, sorted_panel=False)
+    assert len(one.axes) == 1 and one.axes[0].get_yscale() == "log"
+    assert list(one.axes[0].get_lines()[1].get_ydata()) == [0.5, 0.2, 0.9]
+    assert order.get_yscale() == "linear"
 
 
 # --- residual gradients (chapter 7) --------------------------------------------------------------
