@@ -3,6 +3,7 @@
 
 - ``vgg_init``: can the deep configuration start without batch norm, from the paper's random
   init, from Glorot's, and from a trained net A (the paper's way)?
+- ``vgg_lrn``: configuration A with and without AlexNet's LRN, without batch norm.
 - ``vgg_depth`` and ``vgg_kernels``: depth (A vs D) and kernel size (three 3x3 vs one 7x7) with
   batch norm, so that neither arm is held back by its start.
 - ``aux_heads``: GoogLeNet with and without its auxiliary heads, and without them but with the
@@ -17,7 +18,7 @@ from cnnlib.experiments import book
 from cnnlib.experiments.registry import Arm, Budget, Experiment, register
 from cnnlib.experiments.trained import VGG_A_BUDGETS
 
-__all__ = ["AUX_HEADS", "VGG_DEPTH", "VGG_INIT_EXPERIMENT", "VGG_KERNELS"]
+__all__ = ["AUX_HEADS", "VGG_DEPTH", "VGG_INIT_EXPERIMENT", "VGG_KERNELS", "VGG_LRN"]
 
 _SMOKE = dict(book._SMOKE, warmup_epochs=0.0)  # the book's smoke budget, without warm-up
 
@@ -142,6 +143,59 @@ VGG_KERNELS = register(
         ),
         # the stack nets' own widths (32-64-128) halved, one FC layer: only the convolutions differ
         budgets=_bn_budgets(20, "about 15 minutes", width=0.5, fc_layers=1),
+        chapter="04_vgg",
+    )
+)
+
+# A against A-LRN without batch norm (LRN's effect is what a normalisation layer adds to a net
+# that has none), from the CIFAR nets' He init; a cosine schedule, 5,000 images with crops and
+# flips, 15 epochs, 3 seeds.
+_LRN = dict(
+    train_per_class=500,
+    test_per_class=100,
+    batch_size=128,
+    lr=0.05,
+    weight_decay=5e-4,
+    eval_every=1,
+    model_kwargs={"batch_norm": False, "width": 0.25},
+)
+
+#: VGG table 3: A-LRN (A with AlexNet's LRN after its first layer) is no better than A.
+VGG_LRN = register(
+    Experiment(
+        name="vgg_lrn",
+        question="Without batch norm, does AlexNet's local response normalisation after the "
+        "first layer make configuration A train faster or reach a lower error?",
+        paper={
+            "source": "simonyan2015very, table 3 and section 4.1",
+            "claim": "LRN does not improve on A without any normalisation layer: top-1 29.7% "
+            "for A-LRN, 29.6% for A at S = 256.",
+            "top1": {"A": 29.6, "A-LRN": 29.7},
+            "setting": "ImageNet, S = 256",
+        },
+        arms=(Arm("A", "vgg11_cifar"), Arm("A-LRN", "vgg11_lrn_cifar")),
+        budgets={
+            "smoke": Budget(**_SMOKE, model_kwargs=_LRN["model_kwargs"] | {"width": 0.125}),
+            "cpu": Budget(
+                **_LRN,
+                epochs=15,
+                note="5,000 images, 15 epochs, 3 seeds; about 12 minutes on 2 CPU cores",
+            ),
+            "long": Budget(
+                **(_LRN | {"train_per_class": 1000}),
+                epochs=30,
+                note="10,000 images, 30 epochs, 3 seeds; about 50 minutes on 2 CPU cores",
+            ),
+            "gpu": Budget(
+                **(_LRN | {"train_per_class": None, "test_per_class": None})
+                | {"model_kwargs": {"batch_norm": False, "width": 1.0}},
+                train_eval_per_class=500,
+                epochs=30,
+                device="cuda",
+                amp=True,
+                note="full CIFAR-10, full width; one GPU",
+            ),
+        },
         chapter="04_vgg",
     )
 )
