@@ -40,7 +40,9 @@ def plot_experiment(
     lowest to the highest seed. ``panels`` groups arms into side-by-side axes sharing one y axis
     (the ResNet paper's figure 6: plain nets left, residual nets right); several metrics (for
     example ``("train_error", "test_error")``) give one panel each, every arm in each. ``target``
-    (a fraction) draws a dashed level line (AlexNet's figure 1: 25% training error)."""
+    (a fraction) draws a dashed level line (AlexNet's figure 1: 25% training error). Panels of
+    one unit share the y axis; a loss beside an error gets its own. Where every panel shows the
+    same arms, one legend sits under the panels, off the data."""
     metrics = [metric] if isinstance(metric, str) else list(metric)
     curves = {m: mean_and_spread(result, m) for m in metrics}
     arms = list(curves[metrics[0]])
@@ -52,9 +54,11 @@ def plot_experiment(
         raise ValueError(f"no runs of arm(s) {unknown} in this result; arms: {arms}")
     panel_metrics = metrics if len(metrics) > 1 else metrics * len(panels)
     titles = titles or ([_LABELS.get(m, m) for m in metrics] if len(metrics) > 1 else None)
+    same_unit = len({m.endswith("error") for m in panel_metrics}) == 1
+    shared_legend = all(p == panels[0] for p in panels) and len(panels) > 1
     with book_style():
         fig, axes = plt.subplots(
-            1, len(panels), sharey=True, squeeze=False, figsize=(4.0 * len(panels) + 1, 3.8)
+            1, len(panels), sharey=same_unit, squeeze=False, figsize=(4.0 * len(panels) + 1, 3.8)
         )
         for i, (ax, names, m) in enumerate(zip(axes[0], panels, panel_metrics, strict=True)):
             scale = 100 if m.endswith("error") else 1
@@ -63,12 +67,26 @@ def plot_experiment(
             if target is not None:
                 ax.axhline(scale * target, color="0.4", linestyle="--", linewidth=1, gid="target")
             ax.set_xlabel("epoch")
-            ax.legend()
+            if not shared_legend:
+                ax.legend()
             if titles:
                 ax.set_title(titles[i])
-        ylabel = _LABELS.get(metrics[0], metrics[0]) if len(metrics) == 1 else "error (%)"
-        axes[0][0].set_ylabel(ylabel)
+            if not same_unit:  # a loss beside an error: each panel its own axis and label
+                ax.set_ylabel(_LABELS.get(m, m))
+        if same_unit:
+            ylabel = _LABELS.get(metrics[0], metrics[0]) if len(metrics) == 1 else "error (%)"
+            if not metrics[0].endswith("error") and len(metrics) > 1:
+                ylabel = "loss"
+            axes[0][0].set_ylabel(ylabel)
         if title:
             fig.suptitle(title)
         fig.tight_layout()
+        if (
+            shared_legend
+        ):  # the same arms in every panel: one legend, under the panels, off the data
+            handles, labels = axes[0][0].get_legend_handles_labels()
+            fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 4),
+                       bbox_to_anchor=(0.5, 0.0), frameon=False)  # fmt: skip
+            rows = -(-len(labels) // 4)
+            fig.subplots_adjust(bottom=0.14 + 0.07 * rows)
     return fig

@@ -198,7 +198,13 @@ def test_the_gpu_budget_runs_on_the_cpu_at_smoke_size(tmp_path, monkeypatch):
 def _fake_result() -> dict:
     def run(arm, seed, errors):
         history = [
-            {"step": 10 * i, "epoch": i, "train_error": e, "test_error": e + 0.1}
+            {
+                "step": 10 * i,
+                "epoch": i,
+                "train_error": e,
+                "test_error": e + 0.1,
+                "train_loss": 2 * e,
+            }
             for i, e in enumerate(errors)
         ]
         return {
@@ -333,6 +339,13 @@ def test_plot_experiment_panels_share_one_y_axis():
     assert [ax.get_title() for ax in both.axes] == ["training error (%)", "test error (%)"]
     assert list(test_ax.lines[0].get_ydata()) == pytest.approx([100, 70, 50])  # arm a, + 0.1
     assert len(train_ax.lines) == len(test_ax.lines) == 2 and train_ax.get_ylabel() == "error (%)"
+    assert train_ax.get_legend() is None and len(both.legends) == 1  # one legend, under the panels
+    assert len(both.legends[0].get_texts()) == 2
+    mixed = plot_experiment(_fake_result(), ["train_loss", "test_error"])
+    loss_ax, error_ax = mixed.axes
+    assert not loss_ax.get_shared_y_axes().joined(loss_ax, error_ax)  # a loss is not in %
+    assert (loss_ax.get_ylabel(), error_ax.get_ylabel()) == ("training loss", "test error (%)")
+    assert left.get_legend() is not None  # panels of different arms: a legend each
     with pytest.raises(ValueError, match="several metrics or panels"):
         plot_experiment(_fake_result(), ["train_error", "test_error"], panels=[["a"]])
     target = plot_experiment(_fake_result(), target=0.25).axes[0]
