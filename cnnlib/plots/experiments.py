@@ -27,6 +27,19 @@ def _draw_arm(ax, curve: dict[str, Any], label: str, color: str, scale: float) -
     ax.fill_between(curve["epoch"], low, high, color=color, alpha=0.2, linewidth=0)
 
 
+_STYLES = ("-", "--", "-.", ":")
+
+
+def _draw_seeds(ax, result: dict, arm: str, metric: str, j: int, scale: float) -> None:
+    """Every seed of ``arm`` as its own line (one colour and line style per arm, so that arms
+    lying on top of each other, at chance for example, stay visible)."""
+    runs = sorted((r for r in result["runs"] if r["arm"] == arm), key=lambda r: r["seed"])
+    for k, r in enumerate(runs):
+        ax.plot([h["epoch"] for h in r["history"]], [scale * h[metric] for h in r["history"]],
+                color=PALETTE[j % len(PALETTE)], linestyle=_STYLES[j % len(_STYLES)], lw=1.2,
+                label=f"{arm} ({len(runs)} seeds)" if k == 0 else None)  # fmt: skip
+
+
 def plot_experiment(
     result: dict[str, Any],
     metric: str | Sequence[str] = "train_error",
@@ -35,14 +48,17 @@ def plot_experiment(
     titles: Sequence[str] | None = None,
     title: str | None = None,
     target: float | None = None,
+    per_seed: bool = False,
 ):
     """One line per arm: the mean of ``metric`` over seeds against the epoch, shaded from the
-    lowest to the highest seed. ``panels`` groups arms into side-by-side axes sharing one y axis
-    (the ResNet paper's figure 6: plain nets left, residual nets right); several metrics (for
-    example ``("train_error", "test_error")``) give one panel each, every arm in each. ``target``
-    (a fraction) draws a dashed level line (AlexNet's figure 1: 25% training error). Panels of
-    one unit share the y axis; a loss beside an error gets its own. Where every panel shows the
-    same arms, one legend sits under the panels, off the data."""
+    lowest to the highest seed; ``per_seed=True``: one line per seed instead (where seeds of one
+    arm split, some training and some stalled, a mean describes none of them). ``panels``
+    groups arms into side-by-side axes sharing one y axis (the ResNet paper's figure 6: plain
+    nets left, residual nets right); several metrics (for example ``("train_error",
+    "test_error")``) give one panel each, every arm in each. ``target`` (a fraction) draws a
+    dashed level line (AlexNet's figure 1: 25% training error). Panels of one unit share the y
+    axis; a loss beside an error gets its own. Where every panel shows the same arms, one legend
+    sits under the panels, off the data."""
     metrics = [metric] if isinstance(metric, str) else list(metric)
     curves = {m: mean_and_spread(result, m) for m in metrics}
     arms = list(curves[metrics[0]])
@@ -63,7 +79,10 @@ def plot_experiment(
         for i, (ax, names, m) in enumerate(zip(axes[0], panels, panel_metrics, strict=True)):
             scale = 100 if m.endswith("error") else 1
             for j, arm in enumerate(names):
-                _draw_arm(ax, curves[m][arm], arm, PALETTE[j % len(PALETTE)], scale)
+                if per_seed:
+                    _draw_seeds(ax, result, arm, m, j, scale)
+                else:
+                    _draw_arm(ax, curves[m][arm], arm, PALETTE[j % len(PALETTE)], scale)
             if target is not None:
                 ax.axhline(scale * target, color="0.4", linestyle="--", linewidth=1, gid="target")
             ax.set_xlabel("epoch")

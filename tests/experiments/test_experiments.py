@@ -346,6 +346,10 @@ def test_plot_experiment_panels_share_one_y_axis():
     assert not loss_ax.get_shared_y_axes().joined(loss_ax, error_ax)  # a loss is not in %
     assert (loss_ax.get_ylabel(), error_ax.get_ylabel()) == ("training loss", "test error (%)")
     assert left.get_legend() is not None  # panels of different arms: a legend each
+    seeds = plot_experiment(_fake_result(), per_seed=True).axes[0]
+    assert [list(ln.get_ydata()) for ln in seeds.lines[:2]] == [[90, 50, 30], [90, 70, 50]]
+    assert seeds.lines[0].get_linestyle() != seeds.lines[-1].get_linestyle()  # arm a vs arm b
+    assert len(seeds.get_legend().get_texts()) == 2  # one entry per arm, not per seed
     with pytest.raises(ValueError, match="several metrics or panels"):
         plot_experiment(_fake_result(), ["train_error", "test_error"], panels=[["a"]])
     target = plot_experiment(_fake_result(), target=0.25).axes[0]
