@@ -119,7 +119,7 @@ class Budget:
 
 
 #: Budget.init's and Arm.init's choices: the model's own, LSUV, Glorot's, and the VGG paper's
-#: N(0, 0.01^2) carried over by each layer's gain (cnnlib.models.vgg.vgg_paper_init_)
+#: N(0, 0.01^2) carried over by each layer's gain (cnnlib.models.vgg_init.vgg_paper_init_)
 INITS = ("default", "lsuv", "glorot", "vgg_paper")
 #: Budget settings added after results were stored, with their defaults
 _LATER = {"schedule": "cosine", "init": "default"}

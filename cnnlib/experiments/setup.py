@@ -14,7 +14,7 @@ from cnnlib import data, models
 from cnnlib.analysis import gradient_norms_by_head
 from cnnlib.experiments.registry import Arm, Budget, ExperimentError
 from cnnlib.models.layers import glorot_init_, lsuv_init_
-from cnnlib.models.vgg import init_from_shallower_, vgg_paper_init_
+from cnnlib.models.vgg_init import init_from_shallower_, vgg_paper_init_
 from cnnlib.runtime import resolve_device
 from cnnlib.train import TrainConfig
 

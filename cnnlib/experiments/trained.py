@@ -19,7 +19,7 @@ from cnnlib import data, models
 from cnnlib.experiments.registry import Arm, Budget, ExperimentError, settings
 from cnnlib.experiments.setup import load_data, prepare
 from cnnlib.experiments.store import check_writable, results_dir
-from cnnlib.models.vgg import PAPER_INPUT_STD
+from cnnlib.models.vgg_init import PAPER_INPUT_STD
 from cnnlib.runtime import atomic_write, atomic_write_json, device_name, versions
 from cnnlib.train import evaluate, fit
 

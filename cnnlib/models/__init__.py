@@ -1,7 +1,7 @@
 """The book's models, by name: ``create("resnet50")``, ``list_models("resnet*")``.
 
 One file per family (``alexnet``, ``zfnet``, ``vgg``, ``googlenet``, ``resnet``,
-``preact_resnet``), each holding
+``preact_resnet``; VGG's section-3.1 initialisations in ``vgg_init``), each holding
 torchvision-compatible models (same names, ``state_dict`` keys and ``weights=``), the papers'
 versions where torchvision departs from them, and CIFAR-scale twins; ``layers`` holds what the
 families share. Builders are reached through :func:`create` or their family module
@@ -17,6 +17,7 @@ from cnnlib.models import (  # noqa: F401
     preact_resnet,
     resnet,
     vgg,
+    vgg_init,
     zfnet,
 )
 from cnnlib.models._registry import (

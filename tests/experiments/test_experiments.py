@@ -15,7 +15,7 @@ from cnnlib import data, experiments
 from cnnlib.experiments import runner
 from cnnlib.experiments.cli import main
 from cnnlib.experiments.registry import settings
-from cnnlib.models.vgg import PAPER_INPUT_STD
+from cnnlib.models.vgg_init import PAPER_INPUT_STD
 
 REPO = Path(__file__).resolve().parents[2]
 

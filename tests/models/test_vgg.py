@@ -205,7 +205,7 @@ def test_vgg_paper_init_keeps_each_layers_gain_from_the_paper():
     """N(0, 0.01^2) at the paper's widths; a narrower net gets the std that keeps each layer's
     factor std x sqrt(fan-in): conv1 (3 inputs at any width) 0.01, later convolutions 0.01 /
     sqrt(width), fc6 as if it saw 512 x 7 x 7 inputs."""
-    from cnnlib.models.vgg import vgg_paper_init_
+    from cnnlib.models.vgg_init import vgg_paper_init_
 
     torch.manual_seed(0)
     full = M.create("vgg16_cifar", batch_norm=False)
@@ -230,7 +230,7 @@ def test_input_scale_gives_the_papers_pixel_scale_to_the_logits():
     """input_scale multiplies the input; with the paper's zero biases a ReLU VGG without batch
     norm is positively homogeneous, so the logits grow by the same factor (PAPER_INPUT_STD:
     ImageNet's pixel spread on the 0-255 scale)."""
-    from cnnlib.models.vgg import PAPER_INPUT_STD, vgg_paper_init_
+    from cnnlib.models.vgg_init import PAPER_INPUT_STD, vgg_paper_init_
 
     assert PAPER_INPUT_STD == pytest.approx(255 * 0.226, abs=0.05)
     x = torch.randn(4, 3, 32, 32, generator=torch.Generator().manual_seed(0))
@@ -250,7 +250,7 @@ def test_input_scale_gives_the_papers_pixel_scale_to_the_logits():
 
 
 def test_init_from_shallower_copies_as_first_four_convolutions_and_its_classifier():
-    from cnnlib.models.vgg import init_from_shallower_
+    from cnnlib.models.vgg_init import init_from_shallower_
 
     torch.manual_seed(0)
     a = M.create("vgg11_cifar", batch_norm=False, width=0.25)
