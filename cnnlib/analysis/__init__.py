@@ -21,6 +21,7 @@ from cnnlib.analysis.diagram import Diagram, Node, Shortcut, network_diagram
 from cnnlib.analysis.dynamics import (
     gradient_norms,
     gradient_norms_by_head,
+    norms_by_block,
     response_stds,
     weight_norms,
 )
@@ -72,6 +73,7 @@ __all__ = [
     "vgg_stage_table",
     "gradient_norms",
     "gradient_norms_by_head",
+    "norms_by_block",
     "response_stds",
     "weight_norms",
 ]

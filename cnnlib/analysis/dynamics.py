@@ -15,7 +15,13 @@ from torch import Tensor, nn
 from cnnlib.analysis.tracing import first_tensor
 from cnnlib.runtime import eval_mode
 
-__all__ = ["gradient_norms", "gradient_norms_by_head", "response_stds", "weight_norms"]
+__all__ = [
+    "gradient_norms",
+    "gradient_norms_by_head",
+    "norms_by_block",
+    "response_stds",
+    "weight_norms",
+]
 
 
 def gradient_norms(
@@ -160,3 +166,17 @@ def gradient_norms_by_head(
             p.grad = g
         for m, flag in flags.items():
             m.training = flag
+
+
+def norms_by_block(norms: dict[str, float], skip: tuple[str, ...] = ("aux",)) -> dict[str, float]:
+    """Per-layer norms (``{"inception3a.branch2.1.conv": norm, ...}``, as the gradient functions
+    above return) combined per top-level block (``inception3a``): the square root of the sum of
+    squares, the norm of the block's weights taken together, in network order. Blocks whose
+    name starts with one of ``skip`` are left out (GoogLeNet's heads: their gradient is theirs
+    alone)."""
+    blocks: dict[str, float] = {}
+    for layer, norm in norms.items():
+        block = layer.split(".")[0]
+        if not block.startswith(skip):
+            blocks[block] = blocks.get(block, 0.0) + norm**2
+    return {block: total**0.5 for block, total in blocks.items()}

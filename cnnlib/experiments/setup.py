@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from cnnlib import data, models
-from cnnlib.analysis import gradient_norms_by_head
+from cnnlib.analysis import gradient_norms_by_head, norms_by_block
 from cnnlib.experiments.registry import Arm, Budget, ExperimentError
 from cnnlib.models.layers import glorot_init_, lsuv_init_
 from cnnlib.models.vgg_init import init_from_shallower_, vgg_paper_init_
@@ -108,13 +108,6 @@ def aux_lr_scale(
     change: (block, norm of its weight gradient from main + ``aux_weight`` x auxiliary losses /
     from the main loss alone), at the model's current weights on ``(x, y)``."""
     norms = gradient_norms_by_head(model, x, y, aux_weight=aux_weight)
-    blocks: dict[str, list[str]] = {}
-    for layer in norms["main"]:
-        blocks.setdefault(layer.split(".")[0], []).append(layer)
-    ratios = []
-    for block, layers in blocks.items():
-        main = sum(norms["main"][n] ** 2 for n in layers) ** 0.5
-        total = sum(norms["total"][n] ** 2 for n in layers) ** 0.5
-        if not block.startswith("aux") and main > 0 and abs(total / main - 1) > 1e-6:
-            ratios.append((block, round(total / main, 4)))
-    return tuple(ratios)
+    main, total = norms_by_block(norms["main"]), norms_by_block(norms["total"])
+    ratios = ((b, total[b] / main[b]) for b in main if main[b] > 0)
+    return tuple((b, round(r, 4)) for b, r in ratios if abs(r - 1) > 1e-6)

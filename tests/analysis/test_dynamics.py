@@ -9,7 +9,13 @@ import torch.nn.functional as F
 from torch import nn
 
 import cnnlib.models as M
-from cnnlib.analysis import gradient_norms, gradient_norms_by_head, response_stds, weight_norms
+from cnnlib.analysis import (
+    gradient_norms,
+    gradient_norms_by_head,
+    norms_by_block,
+    response_stds,
+    weight_norms,
+)
 
 # --- gradient and weight norms -------------------------------------------------------------------
 
@@ -128,3 +134,19 @@ def test_gradient_norms_by_head_adds_up():
                                                          rel=1e-5)  # fmt: skip
     with pytest.raises(ValueError, match="auxiliary heads"):
         gradient_norms_by_head(M.create("googlenet_cifar", aux_logits=False), x, y)
+
+
+def test_norms_by_block_is_the_norm_of_each_blocks_layers_together():
+    norms = {"conv1.conv": 3.0, "inception3a.branch1.conv": 3.0, "inception3a.branch2.1.conv": 4.0,
+             "aux1.conv.conv": 7.0, "fc": 2.0}  # fmt: skip
+    assert norms_by_block(norms) == {"conv1": 3.0, "inception3a": 5.0, "fc": 2.0}
+    assert list(norms_by_block(norms, skip=())) == ["conv1", "inception3a", "aux1", "fc"]
+    # on a real GoogLeNet: every block's norm is the norm of all its convolutions' gradients
+    torch.manual_seed(0)
+    model = M.create("googlenet_cifar")
+    x, y = torch.randn(4, 3, 32, 32), torch.randint(0, 10, (4,))
+    main = gradient_norms_by_head(model, x, y)["main"]
+    blocks = norms_by_block(main)
+    assert "aux1" not in blocks and list(blocks)[:2] == ["conv1", "conv2"]
+    module = [v for k, v in main.items() if k.startswith("inception4b.")]
+    assert blocks["inception4b"] == pytest.approx(sum(v**2 for v in module) ** 0.5)
