@@ -71,38 +71,51 @@ _BN = dict(
     eval_every=2,
     model_kwargs={"width": 0.25},
 )
-_BN_GPU = dict(
-    _BN,
-    train_per_class=None,
-    test_per_class=None,
-    train_eval_per_class=500,
-    model_kwargs={"width": 1.0},
-    device="cuda",
-    amp=True,
-)
+
+
+def _budgets(
+    base: dict,
+    epochs: tuple[int, int, int],
+    notes: tuple[str, str, str],
+    smoke_kwargs: dict,
+    gpu_kwargs: dict | None = None,
+) -> dict[str, Budget]:
+    """An experiment's four budgets from its recipe ``base`` (the cpu budget's settings): the
+    book's smoke budget with ``smoke_kwargs`` for the model, cpu, long (10,000 images) and gpu
+    (all of CIFAR-10, the training error on 500 images per class, one GPU with AMP, the model
+    built with ``gpu_kwargs`` where given); ``epochs`` and ``notes`` of cpu, long and gpu."""
+    full = base | {"train_per_class": None, "test_per_class": None}
+    if gpu_kwargs is not None:
+        full["model_kwargs"] = gpu_kwargs
+    return {
+        "smoke": Budget(**_SMOKE, model_kwargs=smoke_kwargs),
+        "cpu": Budget(**base, epochs=epochs[0], note=notes[0]),
+        "long": Budget(**(base | {"train_per_class": 1000}), epochs=epochs[1], note=notes[1]),
+        "gpu": Budget(
+            **full,
+            train_eval_per_class=500,
+            epochs=epochs[2],
+            device="cuda",
+            amp=True,
+            note=notes[2],
+        ),
+    }
 
 
 def _bn_budgets(epochs: int, cpu: str, **model_kwargs) -> dict[str, Budget]:
     """vgg_depth's and vgg_kernels' budgets; ``model_kwargs`` for every arm (cpu and long)."""
     cpu_kwargs = _BN["model_kwargs"] | model_kwargs
-    return {
-        "smoke": Budget(**_SMOKE, model_kwargs=cpu_kwargs | {"width": 0.125}),
-        "cpu": Budget(
-            **(_BN | {"model_kwargs": cpu_kwargs}),
-            epochs=epochs,
-            note=f"5,000 images, {epochs} epochs, 3 seeds; {cpu} on 2 CPU cores",
+    return _budgets(
+        _BN | {"model_kwargs": cpu_kwargs},
+        (epochs, 40, 40),
+        (
+            f"5,000 images, {epochs} epochs, 3 seeds; {cpu} on 2 CPU cores",
+            "10,000 images, 40 epochs, 3 seeds; about three times the cpu budget",
+            "full CIFAR-10, full width; one GPU",
         ),
-        "long": Budget(
-            **(_BN | {"train_per_class": 1000, "model_kwargs": cpu_kwargs}),
-            epochs=40,
-            note="10,000 images, 40 epochs, 3 seeds; about three times the cpu budget",
-        ),
-        "gpu": Budget(
-            **(_BN_GPU | {"model_kwargs": model_kwargs | {"width": 1.0}}),
-            epochs=40,
-            note="full CIFAR-10, full width; one GPU",
-        ),
-    }
+        smoke_kwargs=cpu_kwargs | {"width": 0.125},
+        gpu_kwargs=model_kwargs | {"width": 1.0},
+    )
 
 
 #: VGG table 3: the error falls with depth, A (11 layers) to D (16).
@@ -174,28 +187,17 @@ VGG_LRN = register(
             "setting": "ImageNet, S = 256",
         },
         arms=(Arm("A", "vgg11_cifar"), Arm("A-LRN", "vgg11_lrn_cifar")),
-        budgets={
-            "smoke": Budget(**_SMOKE, model_kwargs=_LRN["model_kwargs"] | {"width": 0.125}),
-            "cpu": Budget(
-                **_LRN,
-                epochs=15,
-                note="5,000 images, 15 epochs, 3 seeds; about 12 minutes on 2 CPU cores",
+        budgets=_budgets(
+            _LRN,
+            (15, 30, 30),
+            (
+                "5,000 images, 15 epochs, 3 seeds; about 12 minutes on 2 CPU cores",
+                "10,000 images, 30 epochs, 3 seeds; about 50 minutes on 2 CPU cores",
+                "full CIFAR-10, full width; one GPU",
             ),
-            "long": Budget(
-                **(_LRN | {"train_per_class": 1000}),
-                epochs=30,
-                note="10,000 images, 30 epochs, 3 seeds; about 50 minutes on 2 CPU cores",
-            ),
-            "gpu": Budget(
-                **(_LRN | {"train_per_class": None, "test_per_class": None})
-                | {"model_kwargs": {"batch_norm": False, "width": 1.0}},
-                train_eval_per_class=500,
-                epochs=30,
-                device="cuda",
-                amp=True,
-                note="full CIFAR-10, full width; one GPU",
-            ),
-        },
+            smoke_kwargs=_LRN["model_kwargs"] | {"width": 0.125},
+            gpu_kwargs={"batch_norm": False, "width": 1.0},
+        ),
         chapter="04_vgg",
     )
 )
@@ -232,27 +234,16 @@ AUX_HEADS = register(
             Arm("no_heads", "googlenet_cifar", {"aux_logits": False}),
             Arm("no_heads_lr", "googlenet_cifar", {"aux_logits": False}, lr_scale="aux"),
         ),
-        budgets={
-            "smoke": Budget(**_SMOKE, model_kwargs={"width": 0.125}),
-            "cpu": Budget(
-                **_GOOGLENET,
-                epochs=15,
-                note="5,000 images, 15 epochs, 3 seeds; about 35 minutes on 2 CPU cores",
+        budgets=_budgets(
+            _GOOGLENET,
+            (15, 40, 40),
+            (
+                "5,000 images, 15 epochs, 3 seeds; about 35 minutes on 2 CPU cores",
+                "10,000 images, 40 epochs, 3 seeds; about an hour and a half on 2 CPU cores",
+                "full CIFAR-10; one GPU",
             ),
-            "long": Budget(
-                **(_GOOGLENET | {"train_per_class": 1000}),
-                epochs=40,
-                note="10,000 images, 40 epochs, 3 seeds; about an hour and a half on 2 CPU cores",
-            ),
-            "gpu": Budget(
-                **(_GOOGLENET | {"train_per_class": None, "test_per_class": None}),
-                train_eval_per_class=500,
-                epochs=40,
-                device="cuda",
-                amp=True,
-                note="full CIFAR-10; one GPU",
-            ),
-        },
+            smoke_kwargs={"width": 0.125},
+        ),
         chapter="05_googlenet",
     )
 )

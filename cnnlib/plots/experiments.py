@@ -100,9 +100,8 @@ def plot_experiment(
         if title:
             fig.suptitle(title)
         fig.tight_layout()
-        if (
-            shared_legend
-        ):  # the same arms in every panel: one legend, under the panels, off the data
+        # the same arms in every panel: one legend, under the panels, off the data
+        if shared_legend:
             handles, labels = axes[0][0].get_legend_handles_labels()
             fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 4),
                        bbox_to_anchor=(0.5, 0.0), frameon=False)  # fmt: skip
